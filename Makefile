@@ -1,0 +1,148 @@
+# spoold - one non-recursive GNU Makefile for everything.
+#
+#   make            build/spoold build/spoolctl build/spool-mockllm
+#   make check      deps, unit + e2e tests, then the same under ASan+UBSan
+#   make demo       deps, build, run the examples through a temporary spool
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       check libraries; as root on Debian, apt-get what is missing
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+BINDIR	 = $(PREFIX)/bin
+MANDIR	 = $(PREFIX)/share/man
+ETCDIR	 = $(PREFIX)/share/spoold
+
+PKGS	:= libcurl libcjson libarchive inih libmicrohttpd libcrypto
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
+	   -Wwrite-strings
+
+ifeq ($(SAN),1)
+BUILD	?= build/asan
+OPT	:= -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	   -fno-omit-frame-pointer
+SANLD	:= -fsanitize=address,undefined
+else
+BUILD	?= build
+OPT	:= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+SANLD	:=
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -iquote spoold $(PKG_CFLAGS)
+ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(CFLAGS)
+LDLIBS	+= $(PKG_LIBS) -lpthread -lm
+
+# The spool core: shared by the daemon, the tools and the tests.
+CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
+	    spoold/task.c spoold/record.c spoold/config.c spoold/input.c
+# The daemon's modules (linked into spoold and the daemon unit tests).
+DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
+	    spoold/pool.c spoold/proto.c \
+	    spoold/worker.c spoold/http.c spoold/finish.c \
+	    spoold/supervisor.c
+
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+LIBSPOOL   := $(BUILD)/libspool.a
+LIBDAEMON  := $(BUILD)/libspoold.a
+
+BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
+
+UNIT_NAMES := test_util test_spool test_task test_config test_record \
+	      test_input test_proto
+UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
+
+E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
+
+.PHONY: all deps check check-plain check-san unit e2e demo install clean \
+	lint bench valgrind
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBSPOOL): $(CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(LIBDAEMON): $(DAEMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/spoold: $(BUILD)/spoold/spoold.o $(LIBDAEMON) $(LIBSPOOL)
+	@mkdir -p $(@D)
+	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/spoolctl: $(BUILD)/tools/spoolctl.o $(LIBSPOOL)
+	@mkdir -p $(@D)
+	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/spool-mockllm: $(BUILD)/tools/spool-mockllm.o $(LIBSPOOL)
+	@mkdir -p $(@D)
+	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBDAEMON) $(LIBSPOOL)
+	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Dependencies: check with pkg-config, install with apt-get when root.
+deps:
+	@sh tests/deps.sh
+
+unit: $(UNIT_BINS)
+	CMOCKA_MESSAGE_OUTPUT=TAP prove -e '' $(UNIT_BINS)
+
+# The e2e scripts install into a temporary prefix from $(BUILD).
+e2e: $(BINS)
+	SPOOLD_BUILD=$(abspath $(BUILD)) SPOOLD_SRC=$(CURDIR) \
+	    prove $(PROVE_FLAGS) $(E2E_TESTS)
+
+check-plain:
+	$(MAKE) all unit e2e
+
+check-san:
+	$(MAKE) SAN=1 all unit e2e \
+	    ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+check: deps
+	$(MAKE) check-plain
+	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) check-san
+	$(MAKE) valgrind
+
+# valgrind on the plain build: the loose-file smoke test, workers included.
+valgrind: $(BINS)
+	SPOOLD_BUILD=$(abspath $(BUILD)) SPOOLD_SRC=$(CURDIR) \
+	    SPOOLD_VALGRIND=1 prove tests/e2e/020-loose.t
+
+demo: deps
+	$(MAKE) all
+	sh tests/demo.sh $(abspath $(BUILD))
+
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(ETCDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 644 etc/spoold.conf $(DESTDIR)$(ETCDIR)/spoold.conf.sample
+	for m in spoold/spoold.8 spoold/spoold.conf.5 tools/spoolctl.1 \
+	    tools/spool-mockllm.1; do \
+		[ -f $$m ] || continue; \
+		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+
+bench: deps
+	$(MAKE) all
+	sh tests/bench/run.sh $(abspath $(BUILD))
+
+lint:
+	sh tests/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,138 @@
+/*
+ * batch - one claimed batch: its input in processing/, its validation,
+ * its journal (results/BATCH/output.jsonl and errors.jsonl, the single
+ * writer, group-committed), its counts and status.json.
+ *
+ * Request identity is the ordinal: the index of a request line in a
+ * JSONL file, or of a member file in a rolling batch of loose .json
+ * drops.  Per request the batch keeps one bit (done); the input is read
+ * again by offset when a request is dispatched.
+ *
+ * State: VALIDATING -> RUNNING -> (all done) FINALIZING -> finished.
+ * A request counts as done only after its line is fsynced.
+ */
+#ifndef SPOOLD_BATCH_H
+#define SPOOLD_BATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "config.h"
+#include "input.h"
+#include "spool.h"
+#include "spool_limits.h"
+#include "task.h"
+
+enum batch_kind { BATCH_FILE, BATCH_LOOSE };
+enum batch_state { BATCH_RUNNING, BATCH_FINALIZING, BATCH_DONE };
+
+/* A request as the scheduler sees it: enough to read it again. */
+struct req_ref {
+	uint64_t	 ordinal;
+	uint64_t	 offset;	/* file batches: byte offset */
+	uint32_t	 len;		/* file batches: line length */
+	uint32_t	 attempt;	/* attempts made so far */
+};
+
+struct batch_error {
+	uint64_t	 line;
+	struct err	 err;
+};
+
+struct batch {
+	char		 id[SPOOL_BATCH_ID_MAX + 16];
+	enum batch_kind	 kind;
+	enum batch_state state;
+	char		 input_name[SPOOL_NAME_MAX + 1];	/* processing/ */
+	char		 sha256[INPUT_SHA256_HEX];
+	int		 input_fd;	/* file: the JSONL; loose: the dir */
+	int		 results_fd;
+	int		 out_fd;
+	int		 err_fd;
+	/* requests */
+	uint64_t	 total;
+	uint64_t	 completed;
+	uint64_t	 failed;
+	uint8_t		*done;		/* bitmap over ordinals */
+	uint64_t	 done_cap;	/* bits */
+	uint64_t	 inflight;	/* in workers or waiting to retry */
+	/* file batches: dispatch cursor with read-ahead */
+	uint64_t	 cursor_off;
+	uint64_t	 cursor_ord;
+	struct buf	 ahead;
+	uint64_t	 ahead_off;
+	/* loose batches: member file names in claim order */
+	char		**members;
+	uint64_t	 nmembers;
+	bool		 sealed;
+	uint64_t	 opened_ms;
+	/* usage and times */
+	uint64_t	 tokens_in;
+	uint64_t	 tokens_out;
+	time_t		 created_at;
+	time_t		 started_at;
+	time_t		 finished_at;
+	/* journal: lines waiting for the group commit */
+	struct buf	 out_pending;
+	struct buf	 err_pending;
+	struct pending	*pending;
+	size_t		 npending;
+	size_t		 pending_cap;
+	/* validation errors for status.json (first few) */
+	struct batch_error errors[SPOOL_MAX_ERRORS_LISTED];
+	int		 nerrors;
+	bool		 status_dirty;
+	struct batch	*next;
+};
+
+struct pending {
+	uint64_t	 ordinal;
+	bool		 ok;
+	uint64_t	 tokens_in;
+	uint64_t	 tokens_out;
+	char		*line;		/* loose batches: for CUSTOM_ID.json */
+	char		*custom_id;
+};
+
+/*
+ * Opens a claimed JSONL batch processing/input_name: validates every
+ * line (invalid ones go to errors.jsonl, never sent), and replays the
+ * results of an earlier run so that finished requests are not sent
+ * again.  Returns owned, or NULL with err set when the input as a whole
+ * is unusable (the caller moves it to failed/).
+ */
+struct batch	*batch_open_file(struct spool *sp, const struct config *cfg,
+		    const char *id, const char *input_name, struct err *err);
+/* Opens (or recovers) a rolling batch directory processing/id. */
+struct batch	*batch_open_loose(struct spool *sp, const struct config *cfg,
+		    const char *id, struct err *err);
+/* Adds a member already moved into the loose batch's directory. */
+void		 batch_add_member(struct batch *b, const char *name);
+void		 batch_free(struct batch *b);
+
+/* Next never-dispatched request; false when none is left. */
+bool		 batch_next(struct batch *b, size_t max_line,
+		    struct req_ref *ref);
+/* Reads and parses a request; -1 with err when it cannot be used. */
+int		 batch_read_task(struct batch *b, const struct req_ref *ref,
+		    const struct task_limits *lim, struct task *t,
+		    struct err *err);
+
+/* Buffers a result line (takes nothing; copies line). */
+void		 batch_record(struct batch *b, uint64_t ordinal, bool ok,
+		    const char *line, size_t len, uint64_t tin, uint64_t tout,
+		    const char *custom_id);
+/* Writes and fsyncs buffered lines, then counts them done. */
+int		 batch_commit(struct batch *b, struct spool *sp);
+bool		 batch_has_pending(const struct batch *b);
+/* Sealed and every request done: ready for finish. */
+bool		 batch_complete(const struct batch *b);
+/* Writes results/BATCH/status.json atomically. */
+int		 batch_write_status(struct batch *b, const struct config *cfg,
+		    const char *status);
+/* Status word for status.json. */
+const char	*batch_status_word(const struct batch *b);
+
+#endif

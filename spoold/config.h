@@ -1,0 +1,95 @@
+/*
+ * config - the INI configuration (SPEC §6) as a plain struct with every
+ * default filled in.  Parsing never logs: errors name the file, line and
+ * key in a struct err.
+ */
+#ifndef SPOOLD_CONFIG_H
+#define SPOOLD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "spool_limits.h"
+#include "util.h"
+
+enum endpoint_type { ENDPOINT_OPENAI, ENDPOINT_ANTHROPIC, ENDPOINT_EXEC };
+enum archive_format { ARCHIVE_TAR_GZ, ARCHIVE_TAR_ZST, ARCHIVE_ZIP,
+    ARCHIVE_NONE };
+
+struct endpoint_config {
+	char			 name[SPOOL_ENDPOINT_NAME_MAX + 1];
+	enum endpoint_type	 type;
+	char			*base_url;
+	char			*api_key_env;
+	char			*api_key_file;
+	char			*command;	/* exec endpoints */
+	uint64_t		 max_inflight;	/* 0: no limit */
+	uint64_t		 rpm;		/* 0: no limit */
+	uint64_t		 tpm;		/* 0: no limit */
+	uint64_t		 timeout_ms;
+};
+
+struct config {
+	/* [spool] */
+	char		*spool_dir;
+	uint64_t	 settle_ms;
+	uint64_t	 rescan_ms;
+	uint64_t	 lease_ms;
+	uint64_t	 incomplete_after_ms;
+	bool		 require_ready;
+	uint64_t	 max_file_bytes;
+	uint64_t	 max_line_bytes;
+	uint64_t	 max_json_depth;
+	uint64_t	 max_requests;
+	uint64_t	 max_response_bytes;
+	/* [workers] */
+	uint64_t	 processes;
+	uint64_t	 inflight;
+	/* [endpoint NAME]; endpoints[0] is always "default" */
+	struct endpoint_config endpoints[SPOOL_MAX_ENDPOINTS];
+	int		 nendpoints;
+	/* [retry] */
+	uint64_t	 max_attempts;
+	uint64_t	 backoff_base_ms;
+	uint64_t	 backoff_max_ms;
+	/* [batch] */
+	uint64_t	 max_tasks;
+	uint64_t	 max_age_ms;
+	uint64_t	 batch_settle_ms;	/* 0: unset */
+	uint64_t	 completion_window_ms;
+	enum archive_format archive;
+	bool		 archive_input;
+	bool		 sort_output;
+	double		 budget;		/* 0: none */
+	char		*on_complete;
+	char		*webhook;
+	/* [schedule] */
+	char		*active_hours;
+	/* [metrics] */
+	char		*metrics_listen;
+	char		*metrics_textfile;
+	/* [log] */
+	int		 log_level;		/* enum log_level */
+	int		 log_format;		/* enum log_format */
+	bool		 log_syslog;
+};
+
+/* Fills every default; the "default" endpoint exists. */
+void	config_init(struct config *c);
+/* Frees the strings; the struct may be config_init'ed again. */
+void	config_release(struct config *c);
+/* Reads an INI file over the current values; -1 with err on failure. */
+int	config_load_file(struct config *c, const char *path, struct err *err);
+int	config_load_string(struct config *c, const char *text, struct err *err);
+/* Cross-field checks after loading and flags; -1 with err. */
+int	config_validate(const struct config *c, struct err *err);
+/* Returns borrowed: the endpoint named name, or NULL. */
+const struct endpoint_config *config_endpoint(const struct config *c,
+	    const char *name);
+/* Index of the endpoint named name, or -1. */
+int	config_endpoint_index(const struct config *c, const char *name);
+/* Sets a string field, freeing the old value. */
+void	config_set_str(char **field, const char *value);
+const char *config_archive_suffix(enum archive_format f);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * finish - manifest, archive and the final moves of a batch.
+ *
+ * Order matters for crash safety: everything the manifest describes is
+ * made durable first, the input goes to done/, and manifest.json is
+ * renamed into place last.  A crash anywhere before that leaves no
+ * manifest, and a restart simply finishes the batch again.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cjson/cJSON.h>
+
+#include "finish.h"
+#include "input.h"
+#include "log.h"
+#include "util.h"
+
+struct file_info {
+	const char	*name;
+	uint64_t	 bytes;
+	char		 sha256[INPUT_SHA256_HEX];
+};
+
+static int
+describe(int dfd, struct file_info *fi)
+{
+	struct stat st;
+	int fd, r;
+
+	if ((fd = openat(dfd, fi->name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	r = fstat(fd, &st) == -1 ? -1 : input_sha256_fd(fd, fi->sha256);
+	fi->bytes = (uint64_t)st.st_size;
+	close(fd);
+	return r;
+}
+
+static char *
+manifest_text(const struct config *cfg, const struct batch *b,
+    const struct file_info *files, int nfiles, const char *archive_name)
+{
+	cJSON *o, *c, *u, *arr, *f;
+	char *text, *path;
+	int i;
+
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "batch", b->id);
+	cJSON_AddStringToObject(o, "input", b->input_name);
+	if (b->sha256[0] != '\0')
+		cJSON_AddStringToObject(o, "input_sha256", b->sha256);
+	else
+		cJSON_AddNullToObject(o, "input_sha256");
+	cJSON_AddStringToObject(o, "status", "completed");
+	c = cJSON_AddObjectToObject(o, "request_counts");
+	cJSON_AddNumberToObject(c, "total", (double)b->total);
+	cJSON_AddNumberToObject(c, "completed", (double)b->completed);
+	cJSON_AddNumberToObject(c, "failed", (double)b->failed);
+	u = cJSON_AddObjectToObject(o, "usage");
+	cJSON_AddNumberToObject(u, "input_tokens", (double)b->tokens_in);
+	cJSON_AddNumberToObject(u, "output_tokens", (double)b->tokens_out);
+	cJSON_AddNumberToObject(u, "total_tokens",
+	    (double)(b->tokens_in + b->tokens_out));
+	cJSON_AddNullToObject(o, "cost");
+	cJSON_AddNumberToObject(o, "created_at", (double)b->created_at);
+	cJSON_AddNumberToObject(o, "started_at", (double)b->started_at);
+	cJSON_AddNumberToObject(o, "finished_at", (double)b->finished_at);
+	if (cfg->archive != ARCHIVE_NONE) {
+		path = xasprintf("archive/%s", archive_name);
+		cJSON_AddStringToObject(o, "archive", path);
+		free(path);
+	} else {
+		cJSON_AddNullToObject(o, "archive");
+	}
+	arr = cJSON_AddArrayToObject(o, "files");
+	for (i = 0; i < nfiles; i++) {
+		f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "name", files[i].name);
+		cJSON_AddNumberToObject(f, "bytes", (double)files[i].bytes);
+		cJSON_AddStringToObject(f, "sha256", files[i].sha256);
+		cJSON_AddItemToArray(arr, f);
+	}
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+/* Adds one member to the archive from a file or from memory. */
+static int
+add_member(struct archive *a, const char *name, int dfd, const char *mem,
+    size_t memlen)
+{
+	struct archive_entry *e;
+	char chunk[65536];
+	struct stat st;
+	ssize_t n;
+	int fd = -1, r = -1;
+
+	if (mem == NULL) {
+		if ((fd = openat(dfd, strrchr(name, '/') + 1, O_RDONLY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1)
+			goto out;
+		memlen = (size_t)st.st_size;
+	}
+	e = archive_entry_new();
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_size(e, (la_int64_t)memlen);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0640);
+	archive_entry_set_mtime(e, time(NULL), 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK) {
+		archive_entry_free(e);
+		goto out;
+	}
+	archive_entry_free(e);
+	if (mem != NULL) {
+		if (archive_write_data(a, mem, memlen) != (la_ssize_t)memlen)
+			goto out;
+	} else {
+		while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+			if (archive_write_data(a, chunk, (size_t)n) != n)
+				goto out;
+		if (n == -1)
+			goto out;
+	}
+	r = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+static int
+write_archive(struct spool *sp, const struct config *cfg, struct batch *b,
+    const char *archive_name, const char *manifest)
+{
+	struct spool_tmp *t;
+	struct archive *a;
+	char *n1, *n2, *n3;
+	int r = -1;
+
+	if ((t = spool_tmp_open(spool_dirfd(sp, SPOOL_ARCHIVE))) == NULL)
+		return -1;
+	a = archive_write_new();
+	switch (cfg->archive) {
+	case ARCHIVE_TAR_GZ:
+		archive_write_set_format_pax_restricted(a);
+		archive_write_add_filter_gzip(a);
+		break;
+	case ARCHIVE_TAR_ZST:
+		archive_write_set_format_pax_restricted(a);
+		archive_write_add_filter_zstd(a);
+		break;
+	case ARCHIVE_ZIP:
+		archive_write_set_format_zip(a);
+		break;
+	case ARCHIVE_NONE:
+		SPOOL_ASSERT(0);
+	}
+	n1 = xasprintf("%s/output.jsonl", b->id);
+	n2 = xasprintf("%s/errors.jsonl", b->id);
+	n3 = xasprintf("%s/manifest.json", b->id);
+	if (archive_write_open_fd(a, spool_tmp_fd(t)) != ARCHIVE_OK ||
+	    add_member(a, n1, b->results_fd, NULL, 0) == -1 ||
+	    add_member(a, n2, b->results_fd, NULL, 0) == -1 ||
+	    add_member(a, n3, -1, manifest, strlen(manifest)) == -1 ||
+	    archive_write_close(a) != ARCHIVE_OK) {
+		log_warnx("batch=%s archive: %s", b->id,
+		    archive_error_string(a) ? archive_error_string(a) :
+		    strerror(errno));
+		spool_tmp_abort(&t);
+		goto out;
+	}
+	if (spool_tmp_commit(&t, archive_name) == -1) {
+		log_warn("batch=%s commit archive %s", b->id, archive_name);
+		goto out;
+	}
+	r = 0;
+out:
+	archive_write_free(a);
+	free(n1);
+	free(n2);
+	free(n3);
+	return r;
+}
+
+int
+finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
+{
+	struct file_info files[2] = {
+		{ "output.jsonl", 0, "" }, { "errors.jsonl", 0, "" }
+	};
+	char *manifest = NULL, *archive_name;
+	int r = -1;
+
+	b->finished_at = time(NULL);
+	b->state = BATCH_DONE;
+	archive_name = xasprintf("%s%s", b->id,
+	    config_archive_suffix(cfg->archive));
+	if (describe(b->results_fd, &files[0]) == -1 ||
+	    describe(b->results_fd, &files[1]) == -1) {
+		log_warn("batch=%s read results", b->id);
+		goto out;
+	}
+	manifest = manifest_text(cfg, b, files, 2, archive_name);
+	if (cfg->archive != ARCHIVE_NONE &&
+	    write_archive(sp, cfg, b, archive_name, manifest) == -1)
+		goto out;
+	if (batch_write_status(b, cfg, "completed") == -1) {
+		log_warn("batch=%s write status.json", b->id);
+		goto out;
+	}
+	if (spool_move(sp, SPOOL_PROCESSING, b->input_name, SPOOL_DONE,
+	    b->input_name) == -1 && errno != ENOENT) {
+		log_warn("batch=%s move %s to done/", b->id, b->input_name);
+		goto out;
+	}
+	/* Last: the commit marker of the whole batch. */
+	if (spool_write_at(b->results_fd, "manifest.json", manifest,
+	    strlen(manifest)) == -1) {
+		log_warn("batch=%s write manifest.json", b->id);
+		goto out;
+	}
+	r = 0;
+out:
+	cJSON_free(manifest);
+	free(archive_name);
+	return r;
+}
+
+pid_t
+finish_start(struct spool *sp, const struct config *cfg, struct batch *b)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		log_procinit("finish");
+		_exit(finish_run(sp, cfg, b) == 0 ? 0 : 74);
+	}
+	return pid;
+}

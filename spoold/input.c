@@ -1,0 +1,298 @@
+/*
+ * input - streaming reads of batch inputs.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+
+#include "input.h"
+#include "util.h"
+
+#define CHUNK	(256 * 1024)
+
+static bool
+blank(const char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+struct scan {
+	struct buf	 line;
+	struct input_line cur;
+	size_t		 max_line;
+	input_line_cb	*cb;
+	void		*arg;
+};
+
+/* Hands out the line collected so far; resets for the next one. */
+static int
+emit(struct scan *s)
+{
+	int r = 0;
+
+	if (s->cur.too_long) {
+		s->cur.data = NULL;
+		r = s->cb(&s->cur, s->arg);
+	} else if (!blank(s->line.data ? s->line.data : "", s->line.len)) {
+		/* A CRLF file: the CR is not part of the request. */
+		if (s->line.len > 0 && s->line.data[s->line.len - 1] == '\r')
+			s->line.len--;
+		s->cur.data = s->line.data;
+		s->cur.len = s->line.len;
+		r = s->cb(&s->cur, s->arg);
+	}
+	buf_reset(&s->line);
+	s->cur.too_long = false;
+	s->cur.len = 0;
+	return r;
+}
+
+int
+input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
+    char sha256hex[INPUT_SHA256_HEX])
+{
+	struct scan s;
+	EVP_MD_CTX *md = NULL;
+	unsigned char digest[32];
+	unsigned int dlen;
+	uint64_t pos = 0;
+	char *chunk;
+	ssize_t n;
+	size_t i, start;
+	int r = -1;
+
+	memset(&s, 0, sizeof(s));
+	buf_init(&s.line);
+	s.max_line = max_line;
+	s.cb = cb;
+	s.arg = arg;
+	s.cur.lineno = 1;
+	chunk = xmalloc(CHUNK);
+	if (sha256hex != NULL) {
+		md = EVP_MD_CTX_new();
+		SPOOL_ASSERT(md != NULL);
+		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	}
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		goto out;
+	for (;;) {
+		n = read(fd, chunk, CHUNK);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (md != NULL)
+			EVP_DigestUpdate(md, chunk, (size_t)n);
+		start = 0;
+		for (i = 0; i < (size_t)n; i++) {
+			if (chunk[i] != '\n')
+				continue;
+			if (!s.cur.too_long)
+				buf_add(&s.line, chunk + start, i - start);
+			s.cur.len += i - start;
+			if (s.line.len > max_line)
+				s.cur.too_long = true;
+			if (emit(&s) == -1) {
+				errno = 0;
+				goto out;
+			}
+			s.cur.lineno++;
+			s.cur.offset = pos + i + 1;
+			start = i + 1;
+		}
+		if (start < (size_t)n) {
+			s.cur.len += (size_t)n - start;
+			if (!s.cur.too_long) {
+				buf_add(&s.line, chunk + start,
+				    (size_t)n - start);
+				if (s.line.len > max_line) {
+					s.cur.too_long = true;
+					buf_reset(&s.line);
+				}
+			}
+		}
+		pos += (uint64_t)n;
+	}
+	/* A last line without its newline. */
+	if ((s.line.len > 0 || s.cur.too_long) && emit(&s) == -1) {
+		errno = 0;
+		goto out;
+	}
+	if (md != NULL) {
+		EVP_DigestFinal_ex(md, digest, &dlen);
+		hex_encode(digest, 32, sha256hex);
+	}
+	r = 0;
+out:
+	EVP_MD_CTX_free(md);
+	buf_release(&s.line);
+	free(chunk);
+	return r;
+}
+
+int
+input_read_at(int fd, uint64_t offset, size_t len, struct buf *out)
+{
+	ssize_t n;
+
+	buf_reset(out);
+	buf_grow(out, len);
+	n = pread_full(fd, out->data, len, (off_t)offset);
+	if (n == -1)
+		return -1;
+	if ((size_t)n != len) {
+		/* The input changed under us: it is ours, so that is a bug
+		 * or tampering; report it as an I/O error. */
+		errno = EIO;
+		return -1;
+	}
+	out->len = len;
+	out->data[len] = '\0';
+	return 0;
+}
+
+int
+input_read_file(int fd, size_t max, struct buf *out)
+{
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if ((uint64_t)st.st_size > max) {
+		errno = EFBIG;
+		return -1;
+	}
+	buf_reset(out);
+	buf_grow(out, (size_t)st.st_size);
+	n = pread_full(fd, out->data, (size_t)st.st_size, 0);
+	if (n == -1)
+		return -1;
+	out->len = (size_t)n;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+int
+input_sha256_fd(int fd, char sha256hex[INPUT_SHA256_HEX])
+{
+	EVP_MD_CTX *md;
+	unsigned char digest[32];
+	unsigned int dlen;
+	char *chunk;
+	off_t off = 0;
+	ssize_t n;
+	int r = -1;
+
+	md = EVP_MD_CTX_new();
+	SPOOL_ASSERT(md != NULL);
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	chunk = xmalloc(CHUNK);
+	for (;;) {
+		n = pread(fd, chunk, CHUNK, off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(md, chunk, (size_t)n);
+		off += n;
+	}
+	EVP_DigestFinal_ex(md, digest, &dlen);
+	hex_encode(digest, 32, sha256hex);
+	r = 0;
+out:
+	free(chunk);
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+void
+input_sha256_mem(const void *data, size_t len, char sha256hex[INPUT_SHA256_HEX])
+{
+	unsigned char digest[32];
+	unsigned int dlen;
+
+	EVP_Digest(data, len, digest, &dlen, EVP_sha256(), NULL);
+	hex_encode(digest, 32, sha256hex);
+}
+
+/* Does text parse as one whole JSON value? */
+static bool
+parses_whole(const char *text, size_t len)
+{
+	const char *end = NULL;
+	cJSON *v;
+
+	v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (v == NULL)
+		return false;
+	cJSON_Delete(v);
+	for (; end < text + len; end++)
+		if (*end != ' ' && *end != '\t' && *end != '\r' &&
+		    *end != '\n')
+			return false;
+	return true;
+}
+
+int
+input_looks_complete(int fd, bool jsonl, size_t max_line)
+{
+	struct stat st;
+	struct buf b = BUF_INIT;
+	char last;
+	off_t start;
+	size_t len;
+	int r;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (st.st_size == 0)
+		return 0;
+	if (!jsonl) {
+		if ((uint64_t)st.st_size > max_line)
+			return 1;	/* too big: intake rejects it anyway */
+		if (input_read_file(fd, max_line, &b) == -1)
+			return -1;
+		r = parses_whole(b.data, b.len) ? 1 : 0;
+		buf_release(&b);
+		return r;
+	}
+	if (pread_full(fd, &last, 1, st.st_size - 1) != 1)
+		return -1;
+	if (last == '\n')
+		return 1;
+	/* No final newline: the last line must parse whole on its own. */
+	len = (uint64_t)st.st_size > max_line ? max_line : (size_t)st.st_size;
+	start = st.st_size - (off_t)len;
+	if (input_read_at(fd, (uint64_t)start, len, &b) == -1)
+		return -1;
+	{
+		const char *nl = memrchr(b.data, '\n', b.len);
+		const char *p = nl != NULL ? nl + 1 : b.data;
+
+		if (nl == NULL && start > 0) {
+			buf_release(&b);
+			return 1;	/* over-long line: validation says so */
+		}
+		r = parses_whole(p, (size_t)(b.data + b.len - p)) ? 1 : 0;
+	}
+	buf_release(&b);
+	return r;
+}

@@ -1,0 +1,430 @@
+/*
+ * intake - watch new/, settle, judge completeness, hand drops over.
+ */
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "input.h"
+#include "intake.h"
+#include "log.h"
+#include "util.h"
+
+/* What we remember about a name in new/ between scans. */
+struct cand {
+	char		*name;
+	bool		 moved_in;	/* arrived by rename: complete */
+	bool		 seen;		/* in the current scan */
+	uint64_t	 held_since;	/* 0: not held */
+	off_t		 held_size;
+	time_t		 held_mtime;
+	bool		 noted;		/* logged once already */
+	struct cand	*next;
+};
+
+struct intake {
+	struct loop		*loop;
+	struct spool		*sp;
+	const struct config	*cfg;
+	intake_drop_cb		*cb;
+	void			*arg;
+	int			 ifd;
+	struct loop_timer	*scan_timer;
+	struct loop_timer	*rescan_timer;
+	struct cand		*cands;
+	bool			 paused;
+	bool			 idle;
+	int			 held;
+};
+
+static struct cand *
+cand_get(struct intake *in, const char *name, bool create)
+{
+	struct cand *c;
+
+	for (c = in->cands; c != NULL; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	if (!create)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	c->name = xstrdup(name);
+	c->next = in->cands;
+	in->cands = c;
+	return c;
+}
+
+static void
+cand_sweep(struct intake *in)
+{
+	struct cand **pp = &in->cands, *c;
+
+	while ((c = *pp) != NULL) {
+		if (!c->seen) {
+			*pp = c->next;
+			free(c->name);
+			free(c);
+		} else {
+			c->seen = false;
+			pp = &c->next;
+		}
+	}
+}
+
+int
+intake_fail(struct spool *sp, enum spool_dir from, const char *name,
+    const struct err *err)
+{
+	char target[SPOOL_NAME_MAX + 1], sidecar[SPOOL_NAME_MAX + 16];
+	cJSON *o;
+	char *text;
+	int i, r;
+
+	snprintf(target, sizeof(target), "%s", name);
+	for (i = 2; ; i++) {
+		if (spool_move(sp, from, name, SPOOL_FAILED, target) == 0)
+			break;
+		if (errno != EEXIST || i > 1000)
+			return -1;
+		snprintf(target, sizeof(target), "%.240s.%d", name, i);
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "input", name);
+	cJSON_AddStringToObject(o, "file", target);
+	cJSON_AddStringToObject(o, "code", err->code);
+	cJSON_AddStringToObject(o, "message", err->msg);
+	cJSON_AddNumberToObject(o, "failed_at", (double)time(NULL));
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	snprintf(sidecar, sizeof(sidecar), "%s.error.json", target);
+	r = spool_write_atomic(sp, SPOOL_FAILED, sidecar, text, strlen(text));
+	cJSON_free(text);
+	return r;
+}
+
+static void
+fail_drop(struct intake *in, const char *name, const char *code,
+    const char *detail)
+{
+	struct err err;
+
+	err_set(&err, code, "%s", detail);
+	log_warnx("drop %s rejected: %s", name, err.msg);
+	if (intake_fail(in->sp, SPOOL_NEW, name, &err) == -1 &&
+	    errno != ENOENT)
+		log_warn("move %s to failed/", name);
+}
+
+/*
+ * Is a writer still holding the file open?  A read lease cannot be had
+ * while anyone has it open for writing (it needs ownership or
+ * CAP_LEASE and a local filesystem; where it cannot be asked, the
+ * settle time alone decides).
+ */
+static bool
+writer_busy(int fd)
+{
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == -1)
+		return errno == EAGAIN || errno == EBUSY;
+	fcntl(fd, F_SETLEASE, F_UNLCK);
+	return false;
+}
+
+/* Looks at one regular JSON/JSONL drop; returns true if it waits. */
+static bool
+examine(struct intake *in, const char *name, enum spool_kind kind,
+    const struct stat *st, uint64_t *wait_ms)
+{
+	struct cand *c = cand_get(in, name, true);
+	struct timespec now;
+	uint64_t age_ms, changed_ms, nowms;
+	char ready[SPOOL_NAME_MAX + 8];
+	int fd, complete;
+
+	c->seen = true;
+	if (in->cfg->require_ready) {
+		char stem[SPOOL_NAME_MAX + 1];
+
+		if (spool_name_stem(name, stem, sizeof(stem)) == -1)
+			return true;
+		snprintf(ready, sizeof(ready), "%s.ready", stem);
+		if (faccessat(spool_dirfd(in->sp, SPOOL_NEW), ready, F_OK,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			return true;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	nowms = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	/* ctime moves with every write, chmod and utimes, and a sender
+	 * cannot set it back: the last change we can see. */
+	changed_ms = (uint64_t)st->st_ctim.tv_sec * 1000 +
+	    (uint64_t)st->st_ctim.tv_nsec / 1000000;
+	age_ms = nowms > changed_ms ? nowms - changed_ms : 0;
+	if (!c->moved_in && age_ms < in->cfg->settle_ms) {
+		*wait_ms = in->cfg->settle_ms - age_ms;
+		return true;
+	}
+	fd = openat(spool_dirfd(in->sp, SPOOL_NEW), name, O_RDONLY |
+	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1)
+		return false;	/* gone: taken by another instance */
+	if (writer_busy(fd)) {
+		close(fd);
+		*wait_ms = in->cfg->settle_ms;
+		return true;
+	}
+	if ((uint64_t)st->st_size > in->cfg->max_file_bytes) {
+		close(fd);
+		fail_drop(in, name, "file_too_large",
+		    "file is larger than spool.max_file_size");
+		return false;
+	}
+	/* rsync --partial marks a cut-off file with an mtime of 1970. */
+	if (st->st_mtime < 365 * 86400)
+		complete = 0;
+	else
+		complete = input_looks_complete(fd, kind == SPOOL_KIND_JSONL,
+		    (size_t)in->cfg->max_line_bytes);
+	close(fd);
+	if (complete == 1) {
+		c->held_since = 0;
+		if (in->cb(kind, name, in->arg) == -1)
+			*wait_ms = in->cfg->settle_ms;
+		return false;
+	}
+	if (c->held_since == 0 || c->held_size != st->st_size ||
+	    c->held_mtime != st->st_mtime) {
+		c->held_since = now_ms();
+		c->held_size = st->st_size;
+		c->held_mtime = st->st_mtime;
+		log_warnx("drop %s looks truncated; holding it", name);
+	} else if (now_ms() - c->held_since >= in->cfg->incomplete_after_ms) {
+		fail_drop(in, name, "incomplete_file",
+		    "file stayed truncated for spool.incomplete_after");
+		return false;
+	}
+	in->held++;
+	*wait_ms = in->cfg->incomplete_after_ms;
+	return false;
+}
+
+static void
+note_once(struct intake *in, const char *name, const char *why)
+{
+	struct cand *c = cand_get(in, name, true);
+
+	c->seen = true;
+	if (!c->noted)
+		log_info("drop %s left in new/: %s", name, why);
+	c->noted = true;
+}
+
+static void
+scan(void *arg)
+{
+	struct intake *in = arg;
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int fd, dfd = spool_dirfd(in->sp, SPOOL_NEW);
+	uint64_t wait_ms, next_ms = UINT64_MAX;
+	enum spool_kind kind;
+	bool waiting = false;
+
+	if (in->paused)
+		return;
+	if ((fd = dup(dfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		log_warn("scan new/");
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	rewinddir(dir);
+	in->held = 0;
+	while ((de = readdir(dir)) != NULL && !in->paused) {
+		const char *name = de->d_name;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		kind = spool_name_kind(name);
+		if (kind == SPOOL_KIND_TEMP)
+			continue;
+		if (!spool_name_ok(name)) {
+			note_once(in, name, "unsafe name");
+			continue;
+		}
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			note_once(in, name, "directory batches are not "
+			    "supported yet");
+			continue;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			fail_drop(in, name, "invalid_file",
+			    "not a regular file (symlink, FIFO or device)");
+			continue;
+		}
+		switch (kind) {
+		case SPOOL_KIND_OTHER:
+			fail_drop(in, name, "unsupported_file",
+			    "unknown suffix: drop .jsonl, .json or an archive");
+			break;
+		case SPOOL_KIND_ARCHIVE:
+			note_once(in, name, "archive batches are not "
+			    "supported yet");
+			break;
+		case SPOOL_KIND_CANCEL:
+			note_once(in, name, "cancel is not supported yet");
+			break;
+		case SPOOL_KIND_READY:
+		case SPOOL_KIND_TEMP:
+			break;
+		case SPOOL_KIND_JSON:
+		case SPOOL_KIND_JSONL:
+			wait_ms = 0;
+			if (examine(in, name, kind, &st, &wait_ms)) {
+				waiting = true;
+				if (wait_ms < next_ms)
+					next_ms = wait_ms;
+			} else if (wait_ms > 0 && wait_ms < next_ms) {
+				next_ms = wait_ms;
+			}
+			break;
+		}
+	}
+	closedir(dir);
+	cand_sweep(in);
+	in->idle = !waiting;
+	if (next_ms != UINT64_MAX)
+		loop_timer_arm_sooner(in->scan_timer, next_ms + 10);
+}
+
+static void
+on_rescan(void *arg)
+{
+	struct intake *in = arg;
+
+	scan(in);
+	loop_timer_arm(in->rescan_timer, in->cfg->rescan_ms);
+}
+
+static void
+on_inotify(int fd, uint32_t events, void *arg)
+{
+	struct intake *in = arg;
+	char buf[16384] __attribute__((aligned(__alignof__(
+	    struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+	char *p;
+
+	(void)events;
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (p = buf; p + sizeof(*ev) <= buf + n;
+		    p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (p + sizeof(*ev) + ev->len > buf + n)
+				break;	/* never happens: whole events only */
+			if (ev->mask & IN_Q_OVERFLOW) {
+				loop_timer_arm(in->scan_timer, 0);
+				continue;
+			}
+			if (ev->len == 0 || spool_name_is_temp(ev->name))
+				continue;
+			if (ev->mask & IN_MOVED_TO) {
+				cand_get(in, ev->name, true)->moved_in = true;
+				loop_timer_arm(in->scan_timer, 0);
+			} else {
+				/* Written in place: look after it settled. */
+				struct cand *c = cand_get(in, ev->name, true);
+
+				c->moved_in = false;
+				loop_timer_arm_sooner(in->scan_timer,
+				    in->cfg->settle_ms + 10);
+			}
+		}
+	}
+}
+
+struct intake *
+intake_new(struct loop *l, struct spool *sp, const struct config *cfg,
+    intake_drop_cb *cb, void *arg)
+{
+	struct intake *in;
+	char path[4096];
+
+	in = xcalloc(1, sizeof(*in));
+	in->loop = l;
+	in->sp = sp;
+	in->cfg = cfg;
+	in->cb = cb;
+	in->arg = arg;
+	in->scan_timer = loop_timer_new(l, scan, in);
+	in->rescan_timer = loop_timer_new(l, on_rescan, in);
+	in->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/new", spool_root(sp));
+	if (in->ifd == -1 || inotify_add_watch(in->ifd, path, IN_MOVED_TO |
+	    IN_CREATE | IN_CLOSE_WRITE | IN_ATTRIB | IN_MODIFY |
+	    IN_ONLYDIR) == -1 ||
+	    loop_add_fd(l, in->ifd, EPOLLIN, on_inotify, in) == -1) {
+		/* Rescans alone still find every drop, only later. */
+		log_warn("inotify on %s; relying on rescans", path);
+	}
+	loop_timer_arm(in->rescan_timer, 0);
+	return in;
+}
+
+void
+intake_free(struct intake *in)
+{
+	struct cand *c;
+
+	if (in == NULL)
+		return;
+	while ((c = in->cands) != NULL) {
+		in->cands = c->next;
+		free(c->name);
+		free(c);
+	}
+	if (in->ifd != -1) {
+		loop_del_fd(in->loop, in->ifd);
+		close(in->ifd);
+	}
+	loop_timer_free(in->scan_timer);
+	loop_timer_free(in->rescan_timer);
+	free(in);
+}
+
+void
+intake_pause(struct intake *in)
+{
+	in->paused = true;
+	loop_timer_disarm(in->scan_timer);
+	loop_timer_disarm(in->rescan_timer);
+}
+
+bool
+intake_idle(const struct intake *in)
+{
+	return in->idle && !loop_timer_armed(in->scan_timer);
+}
+
+int
+intake_held(const struct intake *in)
+{
+	return in->held;
+}

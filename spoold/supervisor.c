@@ -1,0 +1,915 @@
+/*
+ * supervisor - claims, schedules, journals, finishes.
+ *
+ * Scheduling: requests waiting to be retried sit in a min-heap by due
+ * time behind one loop timer; fresh requests come from the open batches
+ * in round-robin, one at a time, so a huge batch does not starve a small
+ * one.  A request is "in flight" from dispatch until its result is
+ * journaled or it is back in the retry heap; batch->inflight counts both.
+ *
+ * Each turn of the loop, before sleeping: dispatch what workers can
+ * take, group-commit every batch's buffered results (only then are they
+ * counted), start finishing complete batches, flush the channels.
+ */
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "finish.h"
+#include "intake.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+#include "proto.h"
+#include "record.h"
+#include "supervisor.h"
+#include "util.h"
+
+struct slot {
+	bool		 used;
+	uint32_t	 gen;
+	struct batch	*b;
+	struct req_ref	 ref;
+	int		 worker;
+	int		 endpoint;
+	uint32_t	 max_attempts;
+	char		*custom_id;
+};
+
+struct retry {
+	uint64_t	 due;
+	struct batch	*b;
+	struct req_ref	 ref;
+};
+
+struct finishing {
+	pid_t		 pid;
+	struct batch	*b;
+};
+
+struct sup {
+	struct config	*cfg;
+	struct spool	*sp;
+	struct loop	*loop;
+	struct pool	*pool;
+	struct intake	*intake;
+	const char	*self;
+	bool		 once;
+	bool		 draining;
+	int		 exit_code;
+	struct batch	*batches;
+	struct batch	*rr;		/* next batch to serve */
+	struct batch	*rolling;	/* open loose batch */
+	struct slot	*slots;
+	size_t		 nslots;
+	uint32_t	*free_slots;
+	size_t		 nfree;
+	struct retry	*heap;
+	size_t		 nheap;
+	size_t		 heapcap;
+	int		*worker_load;
+	uint64_t	 ep_load[SPOOL_MAX_ENDPOINTS];
+	struct finishing fin[64];
+	int		 nfin;
+	struct loop_timer *retry_timer;
+	struct loop_timer *status_timer;
+	struct loop_timer *seal_timer;
+	struct task_limits lim;
+	int		 sigfd;
+	uint64_t	 inflight;
+};
+
+/* --- retry heap ---------------------------------------------------- */
+
+static void
+heap_push(struct sup *s, const struct retry *r)
+{
+	size_t i, p;
+	struct retry tmp;
+
+	if (s->nheap == s->heapcap) {
+		s->heapcap = s->heapcap ? s->heapcap * 2 : 256;
+		s->heap = xreallocarray(s->heap, s->heapcap, sizeof(*s->heap));
+	}
+	i = s->nheap++;
+	s->heap[i] = *r;
+	while (i > 0) {
+		p = (i - 1) / 2;
+		if (s->heap[p].due <= s->heap[i].due)
+			break;
+		tmp = s->heap[p];
+		s->heap[p] = s->heap[i];
+		s->heap[i] = tmp;
+		i = p;
+	}
+	loop_timer_arm_sooner(s->retry_timer, r->due > now_ms() ?
+	    r->due - now_ms() : 0);
+}
+
+static void
+heap_pop(struct sup *s, struct retry *out)
+{
+	size_t i = 0, l, r, m;
+	struct retry tmp;
+
+	*out = s->heap[0];
+	s->heap[0] = s->heap[--s->nheap];
+	for (;;) {
+		l = 2 * i + 1;
+		r = l + 1;
+		m = i;
+		if (l < s->nheap && s->heap[l].due < s->heap[m].due)
+			m = l;
+		if (r < s->nheap && s->heap[r].due < s->heap[m].due)
+			m = r;
+		if (m == i)
+			break;
+		tmp = s->heap[m];
+		s->heap[m] = s->heap[i];
+		s->heap[i] = tmp;
+		i = m;
+	}
+}
+
+/* Exponential backoff with full jitter: uniform in [0, min(max, b*2^n)]. */
+static uint64_t
+backoff_ms(const struct config *cfg, uint32_t attempt)
+{
+	uint64_t cap = cfg->backoff_base_ms, r;
+
+	while (attempt-- > 1 && cap < cfg->backoff_max_ms)
+		cap *= 2;
+	if (cap > cfg->backoff_max_ms)
+		cap = cfg->backoff_max_ms;
+	random_bytes(&r, sizeof(r));
+	return cap == 0 ? 0 : r % (cap + 1);
+}
+
+/* --- batches ------------------------------------------------------- */
+
+static void
+batch_link(struct sup *s, struct batch *b)
+{
+	b->next = s->batches;
+	s->batches = b;
+	b->status_dirty = true;
+}
+
+static void
+batch_unlink(struct sup *s, struct batch *b)
+{
+	struct batch **pp;
+
+	for (pp = &s->batches; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == b) {
+			*pp = b->next;
+			break;
+		}
+	}
+	if (s->rr == b)
+		s->rr = b->next;
+	if (s->rolling == b)
+		s->rolling = NULL;
+}
+
+static bool
+id_taken(struct sup *s, const char *id)
+{
+	char name[SPOOL_NAME_MAX + 1];
+	struct batch *b;
+
+	for (b = s->batches; b != NULL; b = b->next)
+		if (strcmp(b->id, id) == 0)
+			return true;
+	if (faccessat(spool_dirfd(s->sp, SPOOL_RESULTS), id, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		return true;
+	snprintf(name, sizeof(name), "%s.jsonl", id);
+	return faccessat(spool_dirfd(s->sp, SPOOL_PROCESSING), name, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(spool_dirfd(s->sp, SPOOL_PROCESSING), id, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A new JSONL drop: claim it into processing/ID.jsonl and open it. */
+static int
+claim_jsonl(struct sup *s, const char *name)
+{
+	char stem[SPOOL_BATCH_ID_MAX + 1], id[SPOOL_BATCH_ID_MAX + 16];
+	char target[SPOOL_NAME_MAX + 1];
+	struct batch *b;
+	struct err err;
+	int i;
+
+	if (spool_name_stem(name, stem, sizeof(stem)) == -1) {
+		err_set(&err, "invalid_name", "name too long for a batch id");
+		intake_fail(s->sp, SPOOL_NEW, name, &err);
+		return 0;
+	}
+	snprintf(id, sizeof(id), "%s", stem);
+	for (i = 2; id_taken(s, id); i++)
+		snprintf(id, sizeof(id), "%s.%d", stem, i);
+	snprintf(target, sizeof(target), "%s.jsonl", id);
+	if (spool_move(s->sp, SPOOL_NEW, name, SPOOL_PROCESSING, target) ==
+	    -1) {
+		if (errno == ENOENT)
+			return 0;	/* another instance took it */
+		log_warn("claim %s", name);
+		return -1;
+	}
+	log_info("batch=%s claimed %s", id, name);
+	if ((b = batch_open_file(s->sp, s->cfg, id, target, &err)) == NULL) {
+		log_warnx("batch=%s rejected: %s", id, err.msg);
+		if (intake_fail(s->sp, SPOOL_PROCESSING, target, &err) == -1)
+			log_warn("batch=%s move to failed/", id);
+		return 0;
+	}
+	log_info("batch=%s %llu requests, %llu invalid", id,
+	    (unsigned long long)b->total, (unsigned long long)b->failed);
+	batch_link(s, b);
+	return 0;
+}
+
+static void
+seal_rolling(struct sup *s)
+{
+	if (s->rolling == NULL)
+		return;
+	log_info("batch=%s sealed with %llu requests", s->rolling->id,
+	    (unsigned long long)s->rolling->total);
+	s->rolling->sealed = true;
+	s->rolling = NULL;
+	loop_timer_disarm(s->seal_timer);
+}
+
+static void
+on_seal_timer(void *arg)
+{
+	seal_rolling(arg);
+}
+
+/* A loose .json drop joins the rolling batch. */
+static int
+claim_json(struct sup *s, const char *name)
+{
+	char id[SPOOL_BATCH_ID_MAX + 16], ts[17];
+	struct err err;
+	int tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (s->rolling == NULL) {
+			format_utc_compact(time(NULL), ts);
+			snprintf(id, sizeof(id), "loose-%s", ts);
+			for (int i = 2; id_taken(s, id); i++)
+				snprintf(id, sizeof(id), "loose-%s.%d", ts, i);
+			s->rolling = batch_open_loose(s->sp, s->cfg, id, &err);
+			if (s->rolling == NULL) {
+				log_warnx("%s", err.msg);
+				return -1;
+			}
+			batch_link(s, s->rolling);
+			loop_timer_arm(s->seal_timer, s->cfg->max_age_ms);
+			log_info("batch=%s opened for loose requests", id);
+		}
+		if (spool_move_at(spool_dirfd(s->sp, SPOOL_NEW), name,
+		    s->rolling->input_fd, name) == 0) {
+			batch_add_member(s->rolling, name);
+			log_debug("batch=%s took %s", s->rolling->id, name);
+			if (s->rolling->total >= s->cfg->max_tasks)
+				seal_rolling(s);
+			return 0;
+		}
+		if (errno == ENOENT)
+			return 0;
+		if (errno != EEXIST) {
+			log_warn("claim %s", name);
+			return -1;
+		}
+		/* The same name twice in one batch: start another. */
+		seal_rolling(s);
+	}
+	return -1;
+}
+
+static int
+on_drop(enum spool_kind kind, const char *name, void *arg)
+{
+	struct sup *s = arg;
+
+	if (s->draining)
+		return -1;
+	if (kind == SPOOL_KIND_JSONL)
+		return claim_jsonl(s, name);
+	return claim_json(s, name);
+}
+
+/* Batches left in processing/ by an earlier run are resumed. */
+static void
+recover(struct sup *s)
+{
+	struct dirent *de;
+	struct stat st;
+	struct batch *b;
+	struct err err;
+	DIR *dir;
+	int fd, pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
+	char id[SPOOL_NAME_MAX + 1];
+
+	spool_sweep_tmp(pfd, 0);
+	spool_sweep_tmp(spool_dirfd(s->sp, SPOOL_ARCHIVE), 0);
+	spool_sweep_tmp(spool_dirfd(s->sp, SPOOL_FAILED), 0);
+	if ((fd = dup(pfd)) == -1 || (dir = fdopendir(fd)) == NULL)
+		fatal("read processing/");
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		b = NULL;
+		if (S_ISREG(st.st_mode) &&
+		    spool_name_kind(de->d_name) == SPOOL_KIND_JSONL) {
+			spool_name_stem(de->d_name, id, sizeof(id));
+			b = batch_open_file(s->sp, s->cfg, id, de->d_name,
+			    &err);
+			if (b == NULL) {
+				log_warnx("batch=%s cannot resume: %s", id,
+				    err.msg);
+				intake_fail(s->sp, SPOOL_PROCESSING,
+				    de->d_name, &err);
+				continue;
+			}
+		} else if (S_ISDIR(st.st_mode) &&
+		    strncmp(de->d_name, "loose-", 6) == 0) {
+			b = batch_open_loose(s->sp, s->cfg, de->d_name, &err);
+			if (b == NULL) {
+				log_warnx("%s", err.msg);
+				continue;
+			}
+			b->sealed = true;
+		}
+		if (b != NULL) {
+			log_info("batch=%s resumed: %llu of %llu done", b->id,
+			    (unsigned long long)(b->completed + b->failed),
+			    (unsigned long long)b->total);
+			batch_link(s, b);
+		}
+	}
+	closedir(dir);
+}
+
+/* --- dispatch ------------------------------------------------------ */
+
+static int
+slot_alloc(struct sup *s)
+{
+	size_t i;
+
+	if (s->nfree > 0)
+		return (int)s->free_slots[--s->nfree];
+	i = s->nslots++;
+	s->slots = xreallocarray(s->slots, s->nslots, sizeof(*s->slots));
+	s->free_slots = xreallocarray(s->free_slots, s->nslots,
+	    sizeof(*s->free_slots));
+	memset(&s->slots[i], 0, sizeof(s->slots[i]));
+	return (int)i;
+}
+
+static void
+slot_release(struct sup *s, int i)
+{
+	struct slot *sl = &s->slots[i];
+
+	free(sl->custom_id);
+	sl->custom_id = NULL;
+	sl->used = false;
+	sl->gen++;
+	s->free_slots[s->nfree++] = (uint32_t)i;
+}
+
+/* The least loaded live worker with room, or -1. */
+static int
+pick_worker(struct sup *s)
+{
+	int i, best = -1;
+
+	for (i = 0; i < pool_size(s->pool); i++) {
+		if (!pool_alive(s->pool, i) ||
+		    (uint64_t)s->worker_load[i] >= s->cfg->inflight)
+			continue;
+		if (best == -1 || s->worker_load[i] < s->worker_load[best])
+			best = i;
+	}
+	return best;
+}
+
+/* The next request to send: a due retry first, then round-robin. */
+static bool
+pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
+{
+	struct retry r;
+	struct batch *b, *start;
+
+	if (s->nheap > 0 && s->heap[0].due <= now_ms()) {
+		heap_pop(s, &r);
+		*bp = r.b;
+		*ref = r.ref;
+		return true;
+	}
+	if (s->batches == NULL)
+		return false;
+	start = s->rr != NULL ? s->rr : s->batches;
+	b = start;
+	do {
+		struct batch *next = b->next != NULL ? b->next : s->batches;
+
+		if (b->state == BATCH_RUNNING &&
+		    batch_next(b, s->lim.max_line, ref)) {
+			b->inflight++;
+			s->rr = next;
+			*bp = b;
+			return true;
+		}
+		b = next;
+	} while (b != start);
+	return false;
+}
+
+/* A request that cannot be sent is journaled as failed right away. */
+static void
+record_failure(struct sup *s, struct batch *b, uint64_t ordinal,
+    const char *custom_id, const struct err *err)
+{
+	struct buf line = BUF_INIT;
+
+	(void)s;
+	record_format(&line, custom_id != NULL ? custom_id : "unknown", 0,
+	    NULL, NULL, 0, err->code, err->msg);
+	batch_record(b, ordinal, false, line.data, line.len, 0, 0, custom_id);
+	buf_release(&line);
+	b->inflight--;
+}
+
+static void
+dispatch(struct sup *s)
+{
+	struct batch *b;
+	struct req_ref ref;
+	struct task t;
+	struct err err;
+	struct slot *sl;
+	struct buf *out;
+	char *body;
+	size_t mark;
+	int w, i, ep, budget = 4096;
+	const struct endpoint_config *ec;
+
+	if (s->draining)
+		return;
+	while (budget-- > 0 && (w = pick_worker(s)) != -1) {
+		if (!pick_request(s, &b, &ref))
+			break;
+		if (batch_read_task(b, &ref, &s->lim, &t, &err) == -1) {
+			record_failure(s, b, ref.ordinal, NULL, &err);
+			continue;
+		}
+		ep = t.endpoint != NULL ? config_endpoint_index(s->cfg,
+		    t.endpoint) : 0;
+		if (ep == -1) {
+			err_set(&err, "invalid_request", "unknown endpoint");
+			record_failure(s, b, ref.ordinal, t.custom_id, &err);
+			task_release(&t);
+			continue;
+		}
+		ec = &s->cfg->endpoints[ep];
+		if (ec->max_inflight > 0 && s->ep_load[ep] >= ec->max_inflight) {
+			/* The endpoint is full: look again shortly. */
+			struct retry r = { now_ms() + 20, b, ref };
+
+			heap_push(s, &r);
+			task_release(&t);
+			break;
+		}
+		i = slot_alloc(s);
+		sl = &s->slots[i];
+		sl->used = true;
+		sl->b = b;
+		sl->ref = ref;
+		sl->ref.attempt++;
+		sl->worker = w;
+		sl->endpoint = ep;
+		sl->max_attempts = t.max_attempts > 0 ?
+		    (uint32_t)t.max_attempts : (uint32_t)s->cfg->max_attempts;
+		sl->custom_id = xstrdup(t.custom_id);
+		body = cJSON_PrintUnformatted(t.body);
+		out = pool_out(s->pool, w);
+		proto_begin(out, PROTO_TASK, &mark);
+		proto_put_u64(out, (uint64_t)sl->gen << 32 | (uint32_t)i);
+		proto_put_u32(out, (uint32_t)ep);
+		proto_put_u64(out, t.timeout_s > 0 ?
+		    (uint64_t)t.timeout_s * 1000 : 0);
+		proto_put_str(out, t.custom_id);
+		proto_put_str(out, t.url);
+		proto_put_bytes(out, body, strlen(body));
+		proto_end(out, mark);
+		cJSON_free(body);
+		task_release(&t);
+		s->worker_load[w]++;
+		s->ep_load[ep]++;
+		s->inflight++;
+	}
+}
+
+static void
+on_retry_timer(void *arg)
+{
+	struct sup *s = arg;
+
+	/* dispatch() runs before sleeping; re-arm for the next due. */
+	if (s->nheap > 0)
+		loop_timer_arm(s->retry_timer, s->heap[0].due > now_ms() ?
+		    s->heap[0].due - now_ms() : 0);
+}
+
+/* --- results ------------------------------------------------------- */
+
+static void
+on_result(struct sup *s, int widx, struct proto_msg *m)
+{
+	uint64_t key, retry_after, tin, tout;
+	uint32_t outcome, status, idx;
+	const char *line;
+	size_t len;
+	struct slot *sl;
+	struct batch *b;
+
+	if (proto_get_u64(m, &key) == -1 || proto_get_u32(m, &outcome) == -1 ||
+	    proto_get_u32(m, &status) == -1 ||
+	    proto_get_u64(m, &retry_after) == -1 ||
+	    proto_get_u64(m, &tin) == -1 || proto_get_u64(m, &tout) == -1 ||
+	    proto_get_bytes(m, &line, &len) == -1 || proto_done(m) == -1) {
+		log_warnx("worker %d: malformed RESULT", widx);
+		return;
+	}
+	idx = (uint32_t)key;
+	if (idx >= s->nslots || !s->slots[idx].used ||
+	    s->slots[idx].gen != (uint32_t)(key >> 32) ||
+	    s->slots[idx].worker != widx) {
+		log_warnx("worker %d: RESULT for unknown task", widx);
+		return;
+	}
+	sl = &s->slots[idx];
+	b = sl->b;
+	s->worker_load[widx]--;
+	s->ep_load[sl->endpoint]--;
+	s->inflight--;
+	if (outcome == OUTCOME_RETRY && sl->ref.attempt < sl->max_attempts) {
+		struct retry r;
+
+		r.b = b;
+		r.ref = sl->ref;
+		r.due = now_ms() + (retry_after > 0 ? retry_after - 1 :
+		    backoff_ms(s->cfg, sl->ref.attempt));
+		log_debug("batch=%s task=%s attempt %u failed (HTTP %u); "
+		    "retrying", b->id, sl->custom_id, sl->ref.attempt, status);
+		heap_push(s, &r);
+		slot_release(s, (int)idx);
+		return;
+	}
+	batch_record(b, sl->ref.ordinal, outcome == OUTCOME_OK, line, len,
+	    tin, tout, sl->custom_id);
+	b->inflight--;
+	slot_release(s, (int)idx);
+}
+
+static void
+on_worker_msg(int idx, struct proto_msg *m, void *arg)
+{
+	struct sup *s = arg;
+
+	if (m->type != PROTO_RESULT) {
+		log_warnx("worker %d: unexpected message %d", idx, m->type);
+		return;
+	}
+	on_result(s, idx, m);
+}
+
+/* A worker died: its in-flight requests go back, attempt not spent. */
+static void
+on_worker_lost(int idx, void *arg)
+{
+	struct sup *s = arg;
+	struct retry r;
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < s->nslots; i++) {
+		struct slot *sl = &s->slots[i];
+
+		if (!sl->used || sl->worker != idx)
+			continue;
+		r.b = sl->b;
+		r.ref = sl->ref;
+		r.ref.attempt--;
+		r.due = now_ms();
+		heap_push(s, &r);
+		s->ep_load[sl->endpoint]--;
+		s->inflight--;
+		slot_release(s, (int)i);
+		n++;
+	}
+	s->worker_load[idx] = 0;
+	if (n > 0)
+		log_warnx("worker %d lost with %d requests in flight; "
+		    "re-queued", idx, n);
+}
+
+/* Sends the endpoints (with their credentials) to a fresh worker. */
+static void
+on_worker_ready(struct pool *pool, int idx, void *arg)
+{
+	struct sup *s = arg;
+	struct buf *out = pool_out(pool, idx);
+	const struct endpoint_config *e;
+	char *h1, *h2;
+	const char *key;
+	size_t mark;
+	int i;
+
+	s->worker_load[idx] = 0;
+	for (i = 0; i < s->cfg->nendpoints; i++) {
+		e = &s->cfg->endpoints[i];
+		key = e->api_key_env != NULL ? getenv(e->api_key_env) : NULL;
+		h1 = h2 = NULL;
+		if (e->type == ENDPOINT_ANTHROPIC) {
+			if (key != NULL)
+				h1 = xasprintf("x-api-key: %s", key);
+			h2 = xstrdup("anthropic-version: 2023-06-01");
+		} else if (key != NULL) {
+			h1 = xasprintf("Authorization: Bearer %s", key);
+		}
+		proto_begin(out, PROTO_ENDPOINT, &mark);
+		proto_put_u32(out, (uint32_t)i);
+		proto_put_u32(out, (uint32_t)e->type);
+		proto_put_u64(out, e->timeout_ms);
+		proto_put_u64(out, s->cfg->max_response_bytes);
+		proto_put_str(out, e->base_url);
+		proto_put_str(out, h1);
+		proto_put_str(out, h2);
+		proto_end(out, mark);
+		if (h1 != NULL)
+			explicit_bzero(h1, strlen(h1));
+		free(h1);
+		free(h2);
+	}
+	pool_flush(pool, idx);
+}
+
+/* --- finishing ----------------------------------------------------- */
+
+static void
+start_finishing(struct sup *s)
+{
+	struct batch *b;
+	pid_t pid;
+
+	for (b = s->batches; b != NULL; b = b->next) {
+		if (b->state != BATCH_RUNNING || !batch_complete(b) ||
+		    s->nfin == (int)ARRAY_SIZE(s->fin))
+			continue;
+		b->state = BATCH_FINALIZING;
+		if (batch_write_status(b, s->cfg, "finalizing") == -1)
+			log_warn("batch=%s write status.json", b->id);
+		if ((pid = finish_start(s->sp, s->cfg, b)) == -1) {
+			log_warn("batch=%s fork finisher", b->id);
+			b->state = BATCH_RUNNING;
+			continue;
+		}
+		s->fin[s->nfin].pid = pid;
+		s->fin[s->nfin].b = b;
+		s->nfin++;
+	}
+}
+
+static void
+finished(struct sup *s, int i, int status)
+{
+	struct batch *b = s->fin[i].b;
+
+	s->fin[i] = s->fin[--s->nfin];
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		log_warnx("batch=%s finishing failed; will try again", b->id);
+		b->state = BATCH_RUNNING;
+		return;
+	}
+	log_info("batch=%s completed: %llu requests, %llu succeeded, "
+	    "%llu failed", b->id, (unsigned long long)b->total,
+	    (unsigned long long)b->completed, (unsigned long long)b->failed);
+	batch_unlink(s, b);
+	batch_free(b);
+}
+
+static void
+reap(struct sup *s)
+{
+	pid_t pid;
+	int status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (s->pool != NULL && pool_reaped(s->pool, pid, status))
+			continue;
+		for (i = 0; i < s->nfin; i++) {
+			if (s->fin[i].pid == pid) {
+				finished(s, i, status);
+				break;
+			}
+		}
+	}
+}
+
+/* --- the loop ------------------------------------------------------ */
+
+static void
+on_status_timer(void *arg)
+{
+	struct sup *s = arg;
+	struct batch *b;
+
+	for (b = s->batches; b != NULL; b = b->next)
+		if (b->status_dirty && b->state == BATCH_RUNNING &&
+		    batch_write_status(b, s->cfg, "in_progress") == -1)
+			log_warn("batch=%s write status.json", b->id);
+	loop_timer_arm(s->status_timer, 1000);
+}
+
+static void
+before_sleep(void *arg)
+{
+	struct sup *s = arg;
+	struct batch *b;
+	int i;
+
+	dispatch(s);
+	for (b = s->batches; b != NULL; b = b->next) {
+		if (batch_has_pending(b) && batch_commit(b, s->sp) == -1) {
+			/* SPEC §5: never carry on after a failed fsync. */
+			log_error("batch=%s journal write failed; exiting for "
+			    "recovery", b->id);
+			exit(74);
+		}
+	}
+	start_finishing(s);
+	for (i = 0; i < pool_size(s->pool); i++)
+		pool_flush(s->pool, i);
+	if (s->once && !s->draining && intake_idle(s->intake)) {
+		seal_rolling(s);
+		if (s->batches == NULL && s->nfin == 0) {
+			s->exit_code = intake_held(s->intake) > 0 ? 75 : 0;
+			s->draining = true;
+		}
+	}
+	if (s->draining && s->inflight == 0 && s->nfin == 0) {
+		bool pending = false;
+
+		for (b = s->batches; b != NULL; b = b->next)
+			pending |= batch_has_pending(b);
+		if (!pending)
+			loop_stop(s->loop);
+	}
+}
+
+static void
+on_signal(int fd, uint32_t events, void *arg)
+{
+	struct sup *s = arg;
+	struct signalfd_siginfo si;
+	struct batch *b;
+
+	(void)events;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			if (!s->draining)
+				log_info("signal %d: draining (%llu in flight)",
+				    (int)si.ssi_signo,
+				    (unsigned long long)s->inflight);
+			s->draining = true;
+			intake_pause(s->intake);
+			break;
+		case SIGCHLD:
+			reap(s);
+			break;
+		case SIGUSR1:
+			for (b = s->batches; b != NULL; b = b->next)
+				log_info("batch=%s %llu/%llu done, %llu failed",
+				    b->id, (unsigned long long)(b->completed +
+				    b->failed), (unsigned long long)b->total,
+				    (unsigned long long)b->failed);
+			log_info("status: %llu in flight, %zu waiting to retry",
+			    (unsigned long long)s->inflight, s->nheap);
+			break;
+		case SIGHUP:
+			log_info("SIGHUP: reload is not supported yet");
+			break;
+		}
+	}
+}
+
+int
+supervisor_main(struct config *cfg, const char *self, bool once)
+{
+	struct sup s;
+	struct sigaction sa;
+	sigset_t set;
+	struct batch *b;
+
+	memset(&s, 0, sizeof(s));
+	s.cfg = cfg;
+	s.self = self;
+	s.once = once;
+	s.lim.max_line = (size_t)cfg->max_line_bytes;
+	s.lim.max_depth = (int)cfg->max_json_depth;
+	log_procinit("supervisor");
+	umask(007);
+	if ((s.sp = spool_open(cfg->spool_dir, true, 0770)) == NULL) {
+		log_error("open spool %s", cfg->spool_dir);
+		return 73;
+	}
+	/* Signals arrive on a descriptor; SIGIO (lease breaks) is ignored. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGIO, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((s.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	if ((s.loop = loop_new()) == NULL)
+		fatal("epoll_create");
+	loop_add_fd(s.loop, s.sigfd, EPOLLIN, on_signal, &s);
+	s.retry_timer = loop_timer_new(s.loop, on_retry_timer, &s);
+	s.status_timer = loop_timer_new(s.loop, on_status_timer, &s);
+	s.seal_timer = loop_timer_new(s.loop, on_seal_timer, &s);
+	s.worker_load = xcalloc(cfg->processes, sizeof(int));
+	recover(&s);
+	s.pool = pool_new(s.loop, self, (int)cfg->processes, on_worker_msg,
+	    on_worker_lost, on_worker_ready, &s);
+	if (s.pool == NULL)
+		fatalx("cannot start workers");
+	s.intake = intake_new(s.loop, s.sp, cfg, on_drop, &s);
+	loop_set_before_sleep(s.loop, before_sleep, &s);
+	loop_timer_arm(s.status_timer, 1000);
+	log_info("spoold started on %s with %llu workers x %llu in flight",
+	    cfg->spool_dir, (unsigned long long)cfg->processes,
+	    (unsigned long long)cfg->inflight);
+	if (loop_run(s.loop) == -1)
+		fatal("epoll_wait");
+	/* Drained: write what we know, close the channels, reap. */
+	for (b = s.batches; b != NULL; b = b->next)
+		if (b->state == BATCH_RUNNING)
+			batch_write_status(b, cfg, "in_progress");
+	pool_close(s.pool);
+	while (pool_running(s.pool) > 0) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid == -1)
+			break;
+		pool_reaped(s.pool, pid, status);
+	}
+	log_info("spoold stopped");
+	while ((b = s.batches) != NULL) {
+		s.batches = b->next;
+		batch_free(b);
+	}
+	intake_free(s.intake);
+	pool_free(s.pool);
+	loop_timer_free(s.retry_timer);
+	loop_timer_free(s.status_timer);
+	loop_timer_free(s.seal_timer);
+	loop_free(s.loop);
+	close(s.sigfd);
+	spool_free(s.sp);
+	free(s.slots);
+	free(s.free_slots);
+	free(s.heap);
+	free(s.worker_load);
+	return s.exit_code;
+}

@@ -1,0 +1,357 @@
+/*
+ * util - memory, I/O and parsing helpers.
+ */
+#include <sys/random.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+void
+util_assert_fail(const char *file, int line, const char *cond)
+{
+	fprintf(stderr, "spoold: assertion failed: %s:%d: %s\n", file, line,
+	    cond);
+	abort();
+}
+
+static void
+oom(size_t size)
+{
+	fprintf(stderr, "spoold: out of memory allocating %zu bytes\n", size);
+	abort();
+}
+
+void *
+xmalloc(size_t size)
+{
+	void *p;
+
+	if ((p = malloc(size ? size : 1)) == NULL)
+		oom(size);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if ((p = calloc(n ? n : 1, size ? size : 1)) == NULL)
+		oom(n * size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t size)
+{
+	if ((p = realloc(p, size ? size : 1)) == NULL)
+		oom(size);
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		oom(SIZE_MAX);
+	return xrealloc(p, n * size);
+}
+
+char *
+xstrdup(const char *s)
+{
+	char *p;
+
+	if ((p = strdup(s)) == NULL)
+		oom(strlen(s));
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p;
+
+	if ((p = strndup(s, n)) == NULL)
+		oom(n);
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		oom(0);
+	return p;
+}
+
+int
+write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			/* A write that makes no progress is a full disk. */
+			errno = ENOSPC;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t
+read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = read(fd, p + got, len - got);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+ssize_t
+pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = pread(fd, p + got, len - got, off + (off_t)got);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (s == NULL || !isdigit((unsigned char)*s)) {
+		errno = EINVAL;
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if (v > max) {
+		errno = ERANGE;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* A number followed by one unit from the table; returns the product. */
+static int
+parse_scaled(const char *s, const char *const units[], const uint64_t mult[],
+    size_t nunits, uint64_t dflt, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	size_t i;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		goto bad;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		goto bad;
+	while (*end == ' ')
+		end++;
+	if (*end == '\0') {
+		if (v > UINT64_MAX / dflt)
+			goto bad;
+		*out = v * dflt;
+		return 0;
+	}
+	for (i = 0; i < nunits; i++) {
+		if (strcmp(end, units[i]) == 0) {
+			if (v > UINT64_MAX / mult[i])
+				goto bad;
+			*out = v * mult[i];
+			return 0;
+		}
+	}
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+int
+parse_duration_ms(const char *s, uint64_t *out)
+{
+	static const char *const units[] = { "ms", "s", "m", "h", "d" };
+	static const uint64_t mult[] = { 1, 1000, 60000, 3600000, 86400000 };
+
+	return parse_scaled(s, units, mult, ARRAY_SIZE(units), 1000, out);
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	static const char *const units[] = { "k", "K", "M", "G", "KiB", "MiB",
+	    "GiB", "B" };
+	static const uint64_t mult[] = { 1024, 1024, 1024 * 1024,
+	    1024 * 1024 * 1024, 1024, 1024 * 1024, 1024 * 1024 * 1024, 1 };
+
+	return parse_scaled(s, units, mult, ARRAY_SIZE(units), 1, out);
+}
+
+int
+parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+void
+hex_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+void
+random_bytes(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+	ssize_t n;
+	size_t i;
+
+	while (len > 0) {
+		n = getrandom(p, len, 0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			/* No entropy source: ids need only be unique. */
+			for (i = 0; i < len; i++)
+				p[i] = (unsigned char)(random() ^ (long)now_ms());
+			return;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+random_id(char out[25])
+{
+	static const char alphabet[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char r[24];
+	size_t i;
+
+	random_bytes(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		out[i] = alphabet[r[i] % (sizeof(alphabet) - 1)];
+	out[24] = '\0';
+}
+
+void
+format_utc_compact(time_t t, char out[17])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+void
+err_set(struct err *e, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == NULL)
+		return;
+	snprintf(e->code, sizeof(e->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,407 @@
+/*
+ * worker - HTTP requests with curl multi_socket on the loop.
+ *
+ * Lifetime of a transfer: a TASK message creates a struct xfer hung on
+ * CURLOPT_PRIVATE; the CURLMSG_DONE branch of check_done() is the single
+ * place where it is classified, answered and freed.  A libcurl error
+ * fails that transfer only.  EOF on the channel means the supervisor is
+ * gone: the worker exits at once (its in-flight work is re-sent by
+ * whoever recovers the spool).
+ */
+#include <sys/epoll.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "proto.h"
+#include "record.h"
+#include "util.h"
+#include "worker.h"
+
+struct wendpoint {
+	bool		 set;
+	uint32_t	 type;
+	uint64_t	 timeout_ms;
+	uint64_t	 max_response;
+	char		*base_url;
+	struct curl_slist *headers;	/* fixed headers: auth, version */
+};
+
+struct xfer {
+	CURL		*easy;
+	uint64_t	 key;
+	char		*custom_id;
+	struct curl_slist *headers;
+	struct buf	 body;
+	uint64_t	 max_response;
+	struct http_response resp;
+	char		 errbuf[CURL_ERROR_SIZE];
+};
+
+struct worker {
+	struct loop	*loop;
+	CURLM		*multi;
+	struct loop_timer *curl_timer;
+	struct chan	 chan;
+	struct wendpoint endpoints[SPOOL_MAX_ENDPOINTS];
+	int		 inflight;
+	bool		 closing;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+
+	if (x->body.len + len > x->max_response) {
+		x->resp.too_large = 1;
+		return 0;	/* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	buf_add(&x->body, p, len);
+	return len;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+
+	http_parse_header(&x->resp, p, size * n);
+	return size * n;
+}
+
+static void
+xfer_free(struct xfer *x)
+{
+	curl_easy_cleanup(x->easy);
+	curl_slist_free_all(x->headers);
+	buf_release(&x->body);
+	free(x->custom_id);
+	free(x);
+}
+
+static void
+send_result(struct worker *w, struct xfer *x, CURLcode cc)
+{
+	struct http_verdict v;
+	struct buf line = BUF_INIT;
+	uint64_t tin = 0, tout = 0;
+	long status = 0;
+	size_t mark;
+
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	x->resp.status = status;
+	x->resp.curl_code = x->resp.too_large ? CURLE_OK : (int)cc;
+	x->resp.curl_error = x->errbuf;
+	x->resp.body = x->body.data;
+	x->resp.len = x->body.len;
+	http_classify(&x->resp, &v);
+	if (v.outcome == OUTCOME_OK) {
+		http_usage(x->body.data, x->body.len, &tin, &tout);
+		record_format(&line, x->custom_id, (int)status,
+		    x->resp.request_id, x->body.data, x->body.len, NULL, NULL);
+	} else {
+		record_format(&line, x->custom_id,
+		    x->resp.too_large ? 0 : (int)status, x->resp.request_id,
+		    x->body.data, x->body.len, v.code, v.message);
+	}
+	proto_begin(&w->chan.out, PROTO_RESULT, &mark);
+	proto_put_u64(&w->chan.out, x->key);
+	proto_put_u32(&w->chan.out, (uint32_t)v.outcome);
+	proto_put_u32(&w->chan.out, (uint32_t)status);
+	proto_put_u64(&w->chan.out, (uint64_t)(v.retry_after_ms + 1));
+	proto_put_u64(&w->chan.out, tin);
+	proto_put_u64(&w->chan.out, tout);
+	proto_put_bytes(&w->chan.out, line.data, line.len);
+	proto_end(&w->chan.out, mark);
+	buf_release(&line);
+}
+
+static void
+flush_chan(struct worker *w)
+{
+	if (chan_flush(&w->chan) == -1)
+		fatal("write to supervisor");
+	loop_mod_fd(w->loop, w->chan.fd,
+	    EPOLLIN | (chan_pending(&w->chan) ? EPOLLOUT : 0));
+}
+
+static void
+check_done(struct worker *w)
+{
+	struct xfer *x;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(w->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&x);
+		send_result(w, x, msg->data.result);
+		curl_multi_remove_handle(w->multi, x->easy);
+		xfer_free(x);
+		w->inflight--;
+	}
+	flush_chan(w);
+}
+
+static void
+on_curl_fd(int fd, uint32_t events, void *arg)
+{
+	struct worker *w = arg;
+	int running, action = 0;
+
+	if (events & EPOLLIN)
+		action |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		action |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		action |= CURL_CSELECT_ERR;
+	curl_multi_socket_action(w->multi, fd, action, &running);
+	check_done(w);
+}
+
+static void
+on_curl_timer(void *arg)
+{
+	struct worker *w = arg;
+	int running;
+
+	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(w);
+}
+
+static int
+curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+	struct worker *w = arg;
+	uint32_t ev = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		loop_del_fd(w->loop, s);
+		curl_multi_assign(w->multi, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev |= EPOLLOUT;
+	if (sockp == NULL) {
+		if (loop_add_fd(w->loop, s, ev, on_curl_fd, w) == -1)
+			log_warn("epoll add curl socket %d", s);
+		/* Any non-NULL marker: the socket is registered. */
+		curl_multi_assign(w->multi, s, w);
+	} else if (loop_mod_fd(w->loop, s, ev) == -1) {
+		log_warn("epoll mod curl socket %d", s);
+	}
+	return 0;
+}
+
+static int
+curl_timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		loop_timer_disarm(w->curl_timer);
+	else
+		loop_timer_arm(w->curl_timer, (uint64_t)timeout_ms);
+	return 0;
+}
+
+static void
+handle_endpoint(struct worker *w, struct proto_msg *m)
+{
+	struct wendpoint *e;
+	uint32_t idx, type;
+	uint64_t timeout_ms, max_response;
+	char *base = NULL, *h1 = NULL, *h2 = NULL;
+
+	if (proto_get_u32(m, &idx) == -1 || proto_get_u32(m, &type) == -1 ||
+	    proto_get_u64(m, &timeout_ms) == -1 ||
+	    proto_get_u64(m, &max_response) == -1 ||
+	    proto_get_str(m, &base) == -1 || proto_get_str(m, &h1) == -1 ||
+	    proto_get_str(m, &h2) == -1 || proto_done(m) == -1 ||
+	    idx >= SPOOL_MAX_ENDPOINTS)
+		fatalx("protocol error in ENDPOINT message");
+	e = &w->endpoints[idx];
+	free(e->base_url);
+	curl_slist_free_all(e->headers);
+	e->set = true;
+	e->type = type;
+	e->timeout_ms = timeout_ms;
+	e->max_response = max_response;
+	e->base_url = base;
+	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	if (h1[0] != '\0')
+		e->headers = curl_slist_append(e->headers, h1);
+	if (h2[0] != '\0')
+		e->headers = curl_slist_append(e->headers, h2);
+	/* Do not leave the key lying around in freed memory. */
+	explicit_bzero(h1, strlen(h1));
+	free(h1);
+	free(h2);
+}
+
+static void
+handle_task(struct worker *w, struct proto_msg *m)
+{
+	struct wendpoint *e;
+	struct xfer *x;
+	struct curl_slist *sl;
+	uint64_t key, timeout_ms;
+	uint32_t idx;
+	char *custom_id = NULL, *path = NULL, *url, *hdr;
+	const char *body;
+	size_t blen;
+
+	if (proto_get_u64(m, &key) == -1 || proto_get_u32(m, &idx) == -1 ||
+	    proto_get_u64(m, &timeout_ms) == -1 ||
+	    proto_get_str(m, &custom_id) == -1 ||
+	    proto_get_str(m, &path) == -1 ||
+	    proto_get_bytes(m, &body, &blen) == -1 || proto_done(m) == -1 ||
+	    idx >= SPOOL_MAX_ENDPOINTS || !w->endpoints[idx].set)
+		fatalx("protocol error in TASK message");
+	e = &w->endpoints[idx];
+	x = xcalloc(1, sizeof(*x));
+	x->key = key;
+	x->custom_id = custom_id;
+	x->max_response = e->max_response;
+	buf_init(&x->body);
+	http_response_init(&x->resp);
+	if ((x->easy = curl_easy_init()) == NULL)
+		fatalx("curl_easy_init failed");
+	/* Per-transfer header list: the fixed ones plus our custom_id. */
+	for (sl = e->headers; sl != NULL; sl = sl->next)
+		x->headers = curl_slist_append(x->headers, sl->data);
+	hdr = xasprintf("X-Spool-Custom-Id: %s", custom_id);
+	x->headers = curl_slist_append(x->headers, hdr);
+	free(hdr);
+	url = xasprintf("%s%s", e->base_url, path);
+	free(path);
+	curl_easy_setopt(x->easy, CURLOPT_URL, url);
+	free(url);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)blen);
+	curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
+	    (long)(timeout_ms ? timeout_ms : e->timeout_ms));
+	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+	/* Never follow a redirect: the host comes from the config only. */
+	curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+	if (curl_multi_add_handle(w->multi, x->easy) != CURLM_OK)
+		fatalx("curl_multi_add_handle failed");
+	w->inflight++;
+}
+
+static void
+on_chan(int fd, uint32_t events, void *arg)
+{
+	struct worker *w = arg;
+	struct proto_msg m;
+	int r, rd;
+
+	(void)fd;
+	if (events & EPOLLOUT)
+		flush_chan(w);
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	rd = chan_read(&w->chan);
+	while ((r = chan_next(&w->chan, &m)) == 1) {
+		switch (m.type) {
+		case PROTO_ENDPOINT:
+			handle_endpoint(w, &m);
+			break;
+		case PROTO_TASK:
+			handle_task(w, &m);
+			break;
+		case PROTO_RESULT:
+			fatalx("protocol error: RESULT from supervisor");
+		}
+	}
+	if (r == -1)
+		fatalx("protocol error from supervisor");
+	if (rd <= 0) {
+		/* EOF: the supervisor is gone or has drained us. */
+		w->closing = true;
+		loop_stop(w->loop);
+	}
+}
+
+int
+worker_main(int fd)
+{
+	struct worker w;
+	struct sigaction sa;
+	int i;
+
+	memset(&w, 0, sizeof(w));
+	/* Ctrl-C reaches the whole group: the supervisor drains us. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	if ((w.loop = loop_new()) == NULL)
+		fatal("epoll_create");
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	chan_init(&w.chan, fd);
+	w.multi = curl_multi_init();
+	w.curl_timer = loop_timer_new(w.loop, on_curl_timer, &w);
+	curl_multi_setopt(w.multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+	curl_multi_setopt(w.multi, CURLMOPT_SOCKETDATA, &w);
+	curl_multi_setopt(w.multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(w.multi, CURLMOPT_TIMERDATA, &w);
+	curl_multi_setopt(w.multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+	curl_multi_setopt(w.multi, CURLMOPT_MAXCONNECTS, 10000L);
+	curl_multi_setopt(w.multi, CURLMOPT_PIPELINING,
+	    (long)CURLPIPE_MULTIPLEX);
+	if (loop_add_fd(w.loop, fd, EPOLLIN, on_chan, &w) == -1)
+		fatal("epoll add channel");
+	if (loop_run(w.loop) == -1)
+		fatal("epoll_wait");
+	log_debug("supervisor gone, exiting with %d in flight", w.inflight);
+	/* Abandon in-flight transfers: the supervisor re-sends them. */
+	curl_multi_cleanup(w.multi);
+	loop_timer_free(w.curl_timer);
+	loop_free(w.loop);
+	chan_close(&w.chan);
+	for (i = 0; i < SPOOL_MAX_ENDPOINTS; i++) {
+		free(w.endpoints[i].base_url);
+		curl_slist_free_all(w.endpoints[i].headers);
+	}
+	curl_global_cleanup();
+	return 0;
+}

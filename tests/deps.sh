@@ -1,0 +1,48 @@
+#!/bin/sh
+# Check the build and test dependencies; on Debian as root, install what
+# is missing with apt-get, otherwise print the exact command to run.
+set -u
+
+# pkg-config name -> Debian package
+libs="libcurl:libcurl4-openssl-dev libcjson:libcjson-dev
+libarchive:libarchive-dev inih:libinih-dev
+libmicrohttpd:libmicrohttpd-dev libcrypto:libssl-dev cmocka:libcmocka-dev"
+# command -> Debian package
+cmds="pkg-config:pkg-config cc:gcc make:make prove:perl
+valgrind:valgrind curl:curl python3:python3"
+
+missing=""
+command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
+for pair in $libs; do
+	pc=${pair%%:*}; deb=${pair#*:}
+	if ! command -v pkg-config >/dev/null 2>&1 ||
+	    ! pkg-config --exists "$pc"; then
+		missing="$missing $deb"
+	fi
+done
+for pair in $cmds; do
+	c=${pair%%:*}; deb=${pair#*:}
+	command -v "$c" >/dev/null 2>&1 || missing="$missing $deb"
+done
+# The e2e tests validate against OpenAI's schemas with Debian's jsonschema.
+/usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
+	missing="$missing python3-jsonschema"
+
+missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if [ -z "${missing% }" ]; then
+	echo "deps: all present"
+	exit 0
+fi
+cmd="apt-get install -y --no-install-recommends $missing"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing $missing"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y --no-install-recommends $missing; then
+		apt-get update && apt-get install -y --no-install-recommends \
+		    $missing || exit 1
+	fi
+	exit 0
+fi
+echo "deps: missing: $missing" >&2
+echo "deps: run as root: $cmd" >&2
+exit 1

@@ -1,0 +1,347 @@
+/*
+ * spoolctl - the operator's and submitter's tool.  It works on the spool
+ * directly (no daemon needed) through the same spool core as spoold.
+ *
+ *   spoolctl [-d SPOOL] init
+ *   spoolctl [-d SPOOL] submit [--batch NAME] FILE...
+ *   spoolctl [-d SPOOL] status [--json]
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "config.h"
+#include "input.h"
+#include "spool.h"
+#include "util.h"
+
+/* sysexits(3) */
+#define EX_OK		0
+#define EX_USAGE	64
+#define EX_DATAERR	65
+#define EX_NOINPUT	66
+#define EX_CANTCREAT	73
+#define EX_IOERR	74
+
+static const char *spool_dir;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: spoolctl [-d SPOOL] COMMAND [ARGS]\n"
+	    "  init                          create the spool directories\n"
+	    "  submit [--batch NAME] FILE... deliver files into new/ "
+	    "atomically\n"
+	    "  status [--json]               queue depth and batches in "
+	    "progress\n");
+}
+
+static struct spool *
+open_spool(bool create)
+{
+	struct spool *sp;
+
+	if ((sp = spool_open(spool_dir, create, 0770)) == NULL)
+		fprintf(stderr, "spoolctl: spool %s: %s\n", spool_dir,
+		    strerror(errno));
+	return sp;
+}
+
+static int
+cmd_init(int argc, char **argv)
+{
+	struct spool *sp;
+
+	(void)argv;
+	if (argc != 1) {
+		usage();
+		return EX_USAGE;
+	}
+	if ((sp = open_spool(true)) == NULL)
+		return EX_CANTCREAT;
+	printf("spool ready at %s\n", spool_dir);
+	spool_free(sp);
+	return EX_OK;
+}
+
+/* Copies FILE into tmp/, fsyncs it, renames it into new/. */
+static int
+submit_one(struct spool *sp, const char *path, const char *batch)
+{
+	char name[SPOOL_NAME_MAX + 1], chunk[65536];
+	const char *base, *suffix;
+	struct spool_tmp *t;
+	ssize_t n;
+	int fd, tmpfd = spool_dirfd(sp, SPOOL_TMP);
+
+	base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	if (batch != NULL) {
+		suffix = strrchr(base, '.');
+		snprintf(name, sizeof(name), "%s%s", batch,
+		    suffix != NULL ? suffix : ".jsonl");
+	} else {
+		snprintf(name, sizeof(name), "%s", base);
+	}
+	if (!spool_name_ok(name) || spool_name_is_temp(name) ||
+	    (spool_name_kind(name) != SPOOL_KIND_JSONL &&
+	    spool_name_kind(name) != SPOOL_KIND_JSON &&
+	    spool_name_kind(name) != SPOOL_KIND_ARCHIVE)) {
+		fprintf(stderr, "spoolctl: %s: not a name spoold takes "
+		    "(.jsonl, .json or an archive)\n", name);
+		return EX_DATAERR;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "spoolctl: %s: %s\n", path, strerror(errno));
+		return EX_NOINPUT;
+	}
+	if ((t = spool_tmp_open(tmpfd)) == NULL) {
+		fprintf(stderr, "spoolctl: tmp/: %s\n", strerror(errno));
+		close(fd);
+		return EX_CANTCREAT;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		if (spool_tmp_write(t, chunk, (size_t)n) == -1)
+			break;
+	}
+	close(fd);
+	if (n != 0) {
+		fprintf(stderr, "spoolctl: copy %s: %s\n", path,
+		    strerror(errno));
+		spool_tmp_abort(&t);
+		return EX_IOERR;
+	}
+	/* Durable in tmp/ under a hidden name, then one rename into new/. */
+	if (spool_tmp_commit(&t, name) == -1 ||
+	    spool_move(sp, SPOOL_TMP, name, SPOOL_NEW, name) == -1) {
+		fprintf(stderr, "spoolctl: deliver %s: %s\n", name,
+		    strerror(errno));
+		unlinkat(tmpfd, name, 0);
+		return EX_IOERR;
+	}
+	printf("submitted %s as new/%s\n", path, name);
+	return EX_OK;
+}
+
+static int
+cmd_submit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "batch", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct spool *sp;
+	const char *batch = NULL;
+	int ch, i, r = EX_OK, r1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "b:", opts, NULL)) != -1) {
+		if (ch != 'b') {
+			usage();
+			return EX_USAGE;
+		}
+		batch = optarg;
+	}
+	if (optind == argc || (batch != NULL && argc - optind > 1)) {
+		usage();
+		return EX_USAGE;
+	}
+	if ((sp = open_spool(true)) == NULL)
+		return EX_CANTCREAT;
+	for (i = optind; i < argc; i++)
+		if ((r1 = submit_one(sp, argv[i], batch)) != EX_OK)
+			r = r1;
+	spool_free(sp);
+	return r;
+}
+
+/* Entries in a spool directory that are not temp files. */
+static long
+count_dir(struct spool *sp, enum spool_dir d)
+{
+	struct dirent *de;
+	DIR *dir;
+	long n = 0;
+	int fd;
+
+	if ((fd = dup(spool_dirfd(sp, d))) == -1 ||
+	    (dir = fdopendir(fd)) == NULL)
+		return -1;
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.' &&
+		    !(d == SPOOL_FAILED && strstr(de->d_name, ".error.json")))
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static cJSON *
+read_json_at(int dfd, const char *name)
+{
+	struct buf b = BUF_INIT;
+	cJSON *j = NULL;
+	int fd;
+
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return NULL;
+	if (input_read_file(fd, 16 << 20, &b) == 0)
+		j = cJSON_ParseWithLength(b.data, b.len);
+	close(fd);
+	buf_release(&b);
+	return j;
+}
+
+static double
+jnum(const cJSON *o, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	if (b != NULL)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+	static const enum spool_dir dirs[] = { SPOOL_NEW, SPOOL_PROCESSING,
+	    SPOOL_DONE, SPOOL_FAILED };
+	struct spool *sp;
+	struct dirent *de;
+	cJSON *out, *q, *arr, *st, *e;
+	DIR *dir;
+	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+	int fd, rfd, bfd;
+	size_t i;
+	char *text;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		usage();
+		return EX_USAGE;
+	}
+	if ((sp = open_spool(false)) == NULL)
+		return EX_NOINPUT;
+	out = cJSON_CreateObject();
+	q = cJSON_AddObjectToObject(out, "queue");
+	for (i = 0; i < ARRAY_SIZE(dirs); i++)
+		cJSON_AddNumberToObject(q, spool_dir_name(dirs[i]),
+		    (double)count_dir(sp, dirs[i]));
+	arr = cJSON_AddArrayToObject(out, "batches");
+	rfd = spool_dirfd(sp, SPOOL_RESULTS);
+	if ((fd = dup(rfd)) != -1 && (dir = fdopendir(fd)) != NULL) {
+		while ((de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			bfd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (bfd == -1)
+				continue;
+			/* A manifest means finished: not in progress. */
+			if (faccessat(bfd, "manifest.json", F_OK, 0) == -1 &&
+			    (st = read_json_at(bfd, "status.json")) != NULL) {
+				e = cJSON_CreateObject();
+				cJSON_AddStringToObject(e, "batch", de->d_name);
+				cJSON_AddItemToObject(e, "status",
+				    cJSON_Duplicate(cJSON_GetObjectItem(st,
+				    "status"), 1));
+				cJSON_AddNumberToObject(e, "total", jnum(st,
+				    "request_counts", "total"));
+				cJSON_AddNumberToObject(e, "completed", jnum(st,
+				    "request_counts", "completed"));
+				cJSON_AddNumberToObject(e, "failed", jnum(st,
+				    "request_counts", "failed"));
+				cJSON_AddItemToArray(arr, e);
+				cJSON_Delete(st);
+			}
+			close(bfd);
+		}
+		closedir(dir);
+	}
+	if (json) {
+		text = cJSON_Print(out);
+		printf("%s\n", text);
+		cJSON_free(text);
+	} else {
+		printf("queue: new %.0f, processing %.0f, done %.0f, "
+		    "failed %.0f\n", jnum(q, "new", NULL),
+		    jnum(q, "processing", NULL), jnum(q, "done", NULL),
+		    jnum(q, "failed", NULL));
+		printf("batches in progress: %d\n", cJSON_GetArraySize(arr));
+		cJSON_ArrayForEach(e, arr) {
+			double total = jnum(e, "total", NULL);
+			double done = jnum(e, "completed", NULL) +
+			    jnum(e, "failed", NULL);
+
+			printf("  %-32s %8.0f/%-8.0f %5.1f%%  %.0f failed\n",
+			    cJSON_GetObjectItem(e, "batch")->valuestring,
+			    done, total, total > 0 ? 100 * done / total : 0,
+			    jnum(e, "failed", NULL));
+		}
+	}
+	cJSON_Delete(out);
+	spool_free(sp);
+	return EX_OK;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct {
+		const char	*name;
+		int		(*fn)(int, char **);
+	} cmds[] = {
+		{ "init", cmd_init },
+		{ "submit", cmd_submit },
+		{ "status", cmd_status },
+	};
+	struct config cfg;
+	size_t i;
+	int ch, r;
+
+	config_init(&cfg);
+	spool_dir = getenv("SPOOLD_SPOOL") != NULL ? getenv("SPOOLD_SPOOL") :
+	    cfg.spool_dir;
+	while ((ch = getopt(argc, argv, "+d:h")) != -1) {
+		switch (ch) {
+		case 'd':
+			spool_dir = optarg;
+			break;
+		default:
+			usage();
+			config_release(&cfg);
+			return ch == 'h' ? EX_OK : EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage();
+		config_release(&cfg);
+		return EX_USAGE;
+	}
+	r = EX_USAGE;
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[0], cmds[i].name) == 0) {
+			r = cmds[i].fn(argc, argv);
+			break;
+		}
+	}
+	if (i == ARRAY_SIZE(cmds)) {
+		fprintf(stderr, "spoolctl: unknown command %s\n", argv[0]);
+		usage();
+	}
+	config_release(&cfg);
+	return r;
+}
