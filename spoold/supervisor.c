@@ -239,6 +239,8 @@ claim_jsonl(struct sup *s, const char *name)
 	log_info("batch=%s %llu requests, %llu invalid", id,
 	    (unsigned long long)b->total, (unsigned long long)b->failed);
 	batch_link(s, b);
+	if (batch_write_status(b, s->cfg, "in_progress") == -1)
+		log_warn("batch=%s write status.json", id);
 	return 0;
 }
 
