@@ -538,7 +538,8 @@ batch_open_loose(struct spool *sp, const struct config *cfg, const char *id,
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(names, n, sizeof(*names), cmp_names);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_names);
 	for (i = 0; i < n; i++) {
 		batch_add_member(b, names[i]);
 		free(names[i]);
