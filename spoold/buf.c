@@ -44,6 +44,8 @@ buf_grow(struct buf *b, size_t extra)
 	while (cap < need)
 		cap *= 2;
 	b->data = xrealloc(b->data, cap);
+	if (b->cap == 0)
+		b->data[0] = '\0';
 	b->cap = cap;
 }
 

@@ -249,7 +249,8 @@ set_key(struct config *c, const char *s, const char *k, const char *v)
 {
 	int lvl;
 
-	errno = ENOENT;
+	/* Parsers that fail say EINVAL; falling through means unknown. */
+	errno = EINVAL;
 	if (strncmp(s, "endpoint", 8) == 0 && (s[8] == '\0' || s[8] == ' '))
 		return set_endpoint_key(c, s, k, v);
 	if (strcmp(s, "spool") == 0) {
@@ -347,6 +348,7 @@ set_key(struct config *c, const char *s, const char *k, const char *v)
 		if (strcmp(k, "syslog") == 0)
 			return set_bool(&c->log_syslog, v);
 	}
+	errno = ENOENT;
 	return -1;
 }
 

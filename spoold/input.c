@@ -291,7 +291,9 @@ input_looks_complete(int fd, bool jsonl, size_t max_line)
 			buf_release(&b);
 			return 1;	/* over-long line: validation says so */
 		}
-		r = parses_whole(p, (size_t)(b.data + b.len - p)) ? 1 : 0;
+		/* Trailing blanks after the last newline are not a line. */
+		r = (nl != NULL && blank(p, (size_t)(b.data + b.len - p))) ||
+		    parses_whole(p, (size_t)(b.data + b.len - p)) ? 1 : 0;
 	}
 	buf_release(&b);
 	return r;

@@ -463,6 +463,20 @@ record_failure(struct sup *s, struct batch *b, uint64_t ordinal,
 	b->inflight--;
 }
 
+/*
+ * Wakes the loop when the earliest retry is due; dispatch() (before the
+ * loop sleeps) takes it.  A due retry that finds no free worker needs no
+ * timer: the next result frees one and runs dispatch() again.
+ */
+static void
+arm_retry_timer(struct sup *s)
+{
+	uint64_t now = now_ms();
+
+	if (s->nheap > 0 && s->heap[0].due > now)
+		loop_timer_arm(s->retry_timer, s->heap[0].due - now);
+}
+
 static void
 dispatch(struct sup *s)
 {
@@ -531,17 +545,13 @@ dispatch(struct sup *s)
 		s->ep_load[ep]++;
 		s->inflight++;
 	}
+	arm_retry_timer(s);
 }
 
 static void
 on_retry_timer(void *arg)
 {
-	struct sup *s = arg;
-
-	/* dispatch() runs before sleeping; re-arm for the next due. */
-	if (s->nheap > 0)
-		loop_timer_arm(s->retry_timer, s->heap[0].due > now_ms() ?
-		    s->heap[0].due - now_ms() : 0);
+	(void)arg;
 }
 
 /* --- results ------------------------------------------------------- */

@@ -26,7 +26,7 @@ settle = 1s
 [batch]
 max_age = 30s
 EOC
-$VALGRIND spoold -c "$TRASH/spoold.conf" -d "$SPOOL" -e "$MOCK_URL" --once 2>"$TRASH/spoold.log"
+timeout 300 $VALGRIND spoold -c "$TRASH/spoold.conf" -d "$SPOOL" -e "$MOCK_URL" --once 2>"$TRASH/spoold.log"
 rc=$?
 check "--once exits 0 when done" test $rc = 0
 R=$(ls -d "$SPOOL"/results/loose-* 2>/dev/null | head -1)
@@ -44,6 +44,6 @@ check "error sidecar names the line" grep -q 'line 1' "$SPOOL/failed/bad.jsonl.e
 check "unknown suffix in failed/" test -f "$SPOOL/failed/weird.txt.error.json"
 check "nothing left in processing/" test -z "$(ls "$SPOOL/processing")"
 mv "$N/.hidden.json" "$N/hidden.json"
-$VALGRIND spoold -c "$TRASH/spoold.conf" -d "$SPOOL" -e "$MOCK_URL" --once 2>>"$TRASH/spoold.log"
+timeout 300 $VALGRIND spoold -c "$TRASH/spoold.conf" -d "$SPOOL" -e "$MOCK_URL" --once 2>>"$TRASH/spoold.log"
 check "renamed temp file is taken on the next run" test -z "$(ls "$N" | grep -v part)"
 done_testing

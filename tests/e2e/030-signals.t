@@ -17,7 +17,7 @@ rc=$?
 check "SIGTERM exits 0" test $rc = 0
 check "the unfinished batch stays claimed in processing/" test -f "$SPOOL/processing/slow.jsonl"
 check "no worker left behind" test -z "$(pgrep -P "$SPOOLD_PID" 2>/dev/null)"
-spoold -d "$SPOOL" -e "$MOCK_URL" --once 2>>"$TRASH/spoold.log"
+timeout 120 spoold -d "$SPOOL" -e "$MOCK_URL" --once 2>>"$TRASH/spoold.log"
 check "restart with --once finishes it" test -f "$R/manifest.json"
 cat "$R/output.jsonl" "$R/errors.jsonl" | cut -d'"' -f8 | sort | uniq -d > "$TRASH/dups"
 check "every custom_id exactly once" test "$(cat "$R/output.jsonl" "$R/errors.jsonl" | wc -l)" = 2000 -a ! -s "$TRASH/dups"

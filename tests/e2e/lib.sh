@@ -70,8 +70,11 @@ wait_for() {
 }
 
 install_prefix() {
-	make -s -C "$SPOOLD_SRC" install BUILD="$SPOOLD_BUILD" \
-	    PREFIX="$PREFIX" >/dev/null
+	if ! make -s -C "$SPOOLD_SRC" install BUILD="$SPOOLD_BUILD" \
+	    PREFIX="$PREFIX" >/dev/null; then
+		echo "Bail out! make install failed"
+		exit 1
+	fi
 }
 
 # start_mock [OPTIONS]: spool-mockllm on 127.0.0.1, sets MOCK_URL.
@@ -80,7 +83,10 @@ start_mock() {
 	start_bg spool-mockllm -q --port 0 --portfile "$TRASH/mock.port" \
 	    --log "$TRASH/mock.log" "$@"
 	MOCK_PID=$LAST_PID
-	wait_for 10 test -s "$TRASH/mock.port" || return 1
+	if ! wait_for 10 test -s "$TRASH/mock.port"; then
+		echo "Bail out! spool-mockllm did not start"
+		exit 1
+	fi
 	MOCK_URL="http://127.0.0.1:$(cat "$TRASH/mock.port")"
 }
 

@@ -38,6 +38,8 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
+static int teardown(void **state);
+
 static int
 setup(void **state)
 {
@@ -50,9 +52,11 @@ setup(void **state)
 	}
 	f->root = xasprintf("%s/spool", f->tmpdir);
 	f->sp = spool_open(f->root, true, 0770);
-	if (f->sp == NULL)
-		return -1;
 	*state = f;
+	if (f->sp == NULL) {
+		teardown(state);
+		return -1;
+	}
 	return 0;
 }
 
