@@ -71,7 +71,7 @@ struct batch {
 	/* usage and times */
 	uint64_t	 tokens_in;
 	uint64_t	 tokens_out;
-	time_t		 created_at;
+	time_t		 created_at;	/* first claim, from the lease */
 	time_t		 started_at;
 	time_t		 finished_at;
 	/* journal: lines waiting for the group commit */
@@ -84,6 +84,10 @@ struct batch {
 	struct batch_error errors[SPOOL_MAX_ERRORS_LISTED];
 	int		 nerrors;
 	bool		 status_dirty;
+	/* cancel or expiry: what is not sent yet is reported with stop_code */
+	const char	*stop_code;	/* NULL, batch_cancelled, batch_expired */
+	const char	*final_status;	/* completed, cancelled, expired */
+	uint64_t	 lease_renewed_ms;
 	struct batch	*next;
 };
 
@@ -120,6 +124,12 @@ int		 batch_read_task(struct batch *b, const struct req_ref *ref,
 		    const struct task_limits *lim, struct task *t,
 		    struct err *err);
 
+/*
+ * Reports up to max never-dispatched requests as b->stop_code (cancel,
+ * expiry).  Returns true when none is left.
+ */
+bool		 batch_stop_step(struct batch *b, const struct task_limits *lim,
+		    size_t max);
 /* Buffers a result line (takes nothing; copies line). */
 void		 batch_record(struct batch *b, uint64_t ordinal, bool ok,
 		    const char *line, size_t len, uint64_t tin, uint64_t tout,
@@ -129,6 +139,15 @@ int		 batch_commit(struct batch *b, struct spool *sp);
 bool		 batch_has_pending(const struct batch *b);
 /* Sealed and every request done: ready for finish. */
 bool		 batch_complete(const struct batch *b);
+/*
+ * Writes failed/BATCH.failed.jsonl (and its .error.json sidecar): the
+ * input lines of the requests that were sent and failed, or were
+ * cancelled or expired, so that dropping it into new/ runs exactly
+ * those again.  Nothing is written when there are none.  Returns the
+ * number of lines written, or -1.
+ */
+long		 batch_write_dead_letters(struct batch *b, struct spool *sp,
+		    const struct task_limits *lim);
 /* Writes results/BATCH/status.json atomically. */
 int		 batch_write_status(struct batch *b, const struct config *cfg,
 		    const char *status);

@@ -23,6 +23,7 @@
 
 #include "finish.h"
 #include "input.h"
+#include "lease.h"
 #include "log.h"
 #include "util.h"
 
@@ -62,7 +63,7 @@ manifest_text(const struct config *cfg, const struct batch *b,
 		cJSON_AddStringToObject(o, "input_sha256", b->sha256);
 	else
 		cJSON_AddNullToObject(o, "input_sha256");
-	cJSON_AddStringToObject(o, "status", "completed");
+	cJSON_AddStringToObject(o, "status", b->final_status);
 	c = cJSON_AddObjectToObject(o, "request_counts");
 	cJSON_AddNumberToObject(c, "total", (double)b->total);
 	cJSON_AddNumberToObject(c, "completed", (double)b->completed);
@@ -201,6 +202,7 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 	struct file_info files[2] = {
 		{ "output.jsonl", 0, "" }, { "errors.jsonl", 0, "" }
 	};
+	struct task_limits limits;
 	char *manifest = NULL, *archive_name;
 	int r = -1;
 
@@ -217,7 +219,13 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 	if (cfg->archive != ARCHIVE_NONE &&
 	    write_archive(sp, cfg, b, archive_name, manifest) == -1)
 		goto out;
-	if (batch_write_status(b, cfg, "completed") == -1) {
+	limits.max_line = (size_t)cfg->max_line_bytes;
+	limits.max_depth = (int)cfg->max_json_depth;
+	if (b->failed > 0 && batch_write_dead_letters(b, sp, &limits) == -1) {
+		log_warn("batch=%s write failed/%s.failed.jsonl", b->id, b->id);
+		goto out;
+	}
+	if (batch_write_status(b, cfg, b->final_status) == -1) {
 		log_warn("batch=%s write status.json", b->id);
 		goto out;
 	}
@@ -232,6 +240,9 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 		log_warn("batch=%s write manifest.json", b->id);
 		goto out;
 	}
+	/* A leftover lease of a finished batch is swept by any instance. */
+	if (lease_remove(spool_dirfd(sp, SPOOL_PROCESSING), b->input_name) == -1)
+		log_warn("batch=%s remove lease", b->id);
 	r = 0;
 out:
 	cJSON_free(manifest);

@@ -285,9 +285,10 @@ scan(void *arg)
 			    "supported yet");
 			break;
 		case SPOOL_KIND_CANCEL:
-			note_once(in, name, "cancel is not supported yet");
+			in->cb(kind, name, in->arg);
 			break;
 		case SPOOL_KIND_READY:
+		case SPOOL_KIND_FORCE:
 		case SPOOL_KIND_TEMP:
 			break;
 		case SPOOL_KIND_JSON:

@@ -159,6 +159,7 @@ static const struct {
 	{ ".zip", SPOOL_KIND_ARCHIVE },
 	{ ".cancel", SPOOL_KIND_CANCEL },
 	{ ".ready", SPOOL_KIND_READY },
+	{ ".force", SPOOL_KIND_FORCE },
 };
 
 enum spool_kind

@@ -35,6 +35,7 @@ enum spool_kind {
 	SPOOL_KIND_ARCHIVE,	/* .tar .tar.gz .tgz .tar.zst .zip */
 	SPOOL_KIND_CANCEL,	/* BATCH.cancel */
 	SPOOL_KIND_READY,	/* NAME.ready marker (require_ready) */
+	SPOOL_KIND_FORCE,	/* NAME.force: spoolctl submit --force */
 	SPOOL_KIND_OTHER	/* unusable: goes to failed/ */
 };
 

@@ -28,7 +28,9 @@
 
 #include "batch.h"
 #include "finish.h"
+#include "input.h"
 #include "intake.h"
+#include "lease.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
@@ -86,6 +88,9 @@ struct sup {
 	struct loop_timer *retry_timer;
 	struct loop_timer *status_timer;
 	struct loop_timer *seal_timer;
+	struct loop_timer *lease_timer;
+	struct loop_timer *adopt_timer;
+	struct lease	 me;
 	struct task_limits lim;
 	int		 sigfd;
 	uint64_t	 inflight;
@@ -203,15 +208,85 @@ id_taken(struct sup *s, const char *id)
 	    AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* Our lease on a freshly claimed input. */
+static int
+lease_new(struct sup *s, const char *input)
+{
+	struct lease l = s->me;
+
+	l.expires_ms = wall_ms() + s->cfg->lease_ms;
+	l.created_s = (uint64_t)time(NULL);
+	return lease_create(spool_dirfd(s->sp, SPOOL_PROCESSING), input, &l);
+}
+
+/*
+ * The idempotency index: results/.sha256/SHA names the batch that took
+ * that content.  Created with O_EXCL, so of two instances claiming the
+ * same content at once only one runs it.  Returns 0 if we may run it,
+ * 1 if the content was already taken (by is filled), -1 on error.
+ */
+static int
+index_claim(struct sup *s, const char *sha, const char *id, char *by,
+    size_t bylen)
+{
+	int rfd = spool_dirfd(s->sp, SPOOL_RESULTS), dfd, fd;
+	ssize_t n;
+
+	if ((dfd = openat(rfd, ".sha256", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	fd = openat(dfd, sha, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0660);
+	if (fd == -1) {
+		if (errno != EEXIST) {
+			close(dfd);
+			return -1;
+		}
+		by[0] = '\0';
+		if ((fd = openat(dfd, sha, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) != -1) {
+			n = read_full(fd, by, bylen - 1);
+			by[n > 0 ? n : 0] = '\0';
+			close(fd);
+		}
+		close(dfd);
+		return 1;
+	}
+	if (write_full(fd, id, strlen(id)) == -1 || fsync(fd) == -1) {
+		close(fd);
+		unlinkat(dfd, sha, 0);
+		close(dfd);
+		return -1;
+	}
+	close(fd);
+	spool_fsync_dir(dfd);
+	close(dfd);
+	return 0;
+}
+
+static void
+index_forget(struct sup *s, const char *sha)
+{
+	int dfd = openat(spool_dirfd(s->sp, SPOOL_RESULTS), ".sha256",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (dfd == -1)
+		return;
+	unlinkat(dfd, sha, 0);
+	close(dfd);
+}
+
 /* A new JSONL drop: claim it into processing/ID.jsonl and open it. */
 static int
 claim_jsonl(struct sup *s, const char *name)
 {
 	char stem[SPOOL_BATCH_ID_MAX + 1], id[SPOOL_BATCH_ID_MAX + 16];
-	char target[SPOOL_NAME_MAX + 1];
+	char target[SPOOL_NAME_MAX + 1], force[SPOOL_NAME_MAX + 8];
+	char sha[INPUT_SHA256_HEX], by[SPOOL_NAME_MAX + 1];
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING), fd, i, r;
 	struct batch *b;
 	struct err err;
-	int i;
+	bool forced;
 
 	if (spool_name_stem(name, stem, sizeof(stem)) == -1) {
 		err_set(&err, "invalid_name", "name too long for a batch id");
@@ -229,11 +304,40 @@ claim_jsonl(struct sup *s, const char *name)
 		log_warn("claim %s", name);
 		return -1;
 	}
+	if (lease_new(s, target) == -1)
+		log_warn("batch=%s create lease", id);
 	log_info("batch=%s claimed %s", id, name);
+	/* spoolctl submit --force leaves NAME.force: run it even if seen. */
+	snprintf(force, sizeof(force), "%s.force", stem);
+	forced = unlinkat(spool_dirfd(s->sp, SPOOL_NEW), force, 0) == 0;
+	if ((fd = openat(pfd, target, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) ==
+	    -1 || input_sha256_fd(fd, sha) == -1) {
+		log_warn("batch=%s read %s", id, target);
+		if (fd != -1)
+			close(fd);
+		return 0;	/* stays claimed: adopted again later */
+	}
+	close(fd);
+	r = forced ? 0 : index_claim(s, sha, id, by, sizeof(by));
+	if (r == 1) {
+		log_info("batch=%s has the same content (SHA-256 %.12s...) as "
+		    "batch %s: not run again (spoolctl submit --force runs "
+		    "it)", id, sha, by[0] != '\0' ? by : "?");
+		if (spool_move(s->sp, SPOOL_PROCESSING, target, SPOOL_DONE,
+		    target) == -1)
+			log_warn("batch=%s move duplicate to done/", id);
+		lease_remove(pfd, target);
+		return 0;
+	}
+	if (r == -1)
+		log_warn("batch=%s write idempotency index", id);
 	if ((b = batch_open_file(s->sp, s->cfg, id, target, &err)) == NULL) {
 		log_warnx("batch=%s rejected: %s", id, err.msg);
+		if (!forced)
+			index_forget(s, sha);
 		if (intake_fail(s->sp, SPOOL_PROCESSING, target, &err) == -1)
 			log_warn("batch=%s move to failed/", id);
+		lease_remove(pfd, target);
 		return 0;
 	}
 	log_info("batch=%s %llu requests, %llu invalid", id,
@@ -281,6 +385,8 @@ claim_json(struct sup *s, const char *name)
 				log_warnx("%s", err.msg);
 				return -1;
 			}
+			if (lease_new(s, id) == -1)
+				log_warn("batch=%s create lease", id);
 			batch_link(s, s->rolling);
 			loop_timer_arm(s->seal_timer, s->cfg->max_age_ms);
 			log_info("batch=%s opened for loose requests", id);
@@ -305,6 +411,76 @@ claim_json(struct sup *s, const char *name)
 	return -1;
 }
 
+static void	purge_heap(struct sup *s, struct batch *b, bool stop);
+
+static struct batch *
+find_batch(struct sup *s, const char *id)
+{
+	struct batch *b;
+
+	for (b = s->batches; b != NULL; b = b->next)
+		if (strcmp(b->id, id) == 0)
+			return b;
+	return NULL;
+}
+
+/* Stops dispatch of b; what is left is reported with code. */
+static void
+stop_batch(struct sup *s, struct batch *b, const char *code,
+    const char *final_status)
+{
+	if (b->stop_code != NULL)
+		return;
+	b->stop_code = code;
+	b->final_status = final_status;
+	b->status_dirty = true;
+	if (b == s->rolling)
+		seal_rolling(s);
+	purge_heap(s, b, true);
+	log_info("batch=%s %s: %llu in flight finish, the rest is reported "
+	    "as %s", b->id, final_status, (unsigned long long)b->inflight,
+	    code);
+}
+
+/*
+ * BATCH.cancel in new/.  It stays there until the batch is finished (so
+ * a restart or another instance still sees it), then goes to done/.
+ */
+static int
+on_cancel(struct sup *s, const char *name)
+{
+	char id[SPOOL_NAME_MAX + 1], other[SPOOL_NAME_MAX + 8];
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
+	struct batch *b;
+	struct err err;
+	int rfd;
+
+	if (spool_name_stem(name, id, sizeof(id)) == -1)
+		return 0;
+	if ((b = find_batch(s, id)) != NULL) {
+		stop_batch(s, b, "batch_cancelled", "cancelled");
+		return 0;
+	}
+	/* Another instance's batch, or one not claimed yet: leave it. */
+	snprintf(other, sizeof(other), "%s.jsonl", id);
+	if (faccessat(pfd, other, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(pfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(spool_dirfd(s->sp, SPOOL_NEW), other, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	rfd = spool_results_open(s->sp, id, false);
+	if (rfd != -1 && faccessat(rfd, "manifest.json", F_OK, 0) == 0)
+		err_set(&err, "batch_finished", "batch %s has already finished",
+		    id);
+	else
+		err_set(&err, "no_such_batch", "no batch %s to cancel", id);
+	if (rfd != -1)
+		close(rfd);
+	log_warnx("%s: %s", name, err.msg);
+	intake_fail(s->sp, SPOOL_NEW, name, &err);
+	return 0;
+}
+
 static int
 on_drop(enum spool_kind kind, const char *name, void *arg)
 {
@@ -312,36 +488,130 @@ on_drop(enum spool_kind kind, const char *name, void *arg)
 
 	if (s->draining)
 		return -1;
-	if (kind == SPOOL_KIND_JSONL)
+	switch (kind) {
+	case SPOOL_KIND_JSONL:
 		return claim_jsonl(s, name);
-	return claim_json(s, name);
+	case SPOOL_KIND_JSON:
+		return claim_json(s, name);
+	case SPOOL_KIND_CANCEL:
+		return on_cancel(s, name);
+	case SPOOL_KIND_TEMP:
+	case SPOOL_KIND_ARCHIVE:
+	case SPOOL_KIND_READY:
+	case SPOOL_KIND_FORCE:
+	case SPOOL_KIND_OTHER:
+		break;
+	}
+	return 0;
 }
 
-/* Batches left in processing/ by an earlier run are resumed. */
+static bool
+owns_input(struct sup *s, const char *input)
+{
+	struct batch *b;
+
+	for (b = s->batches; b != NULL; b = b->next)
+		if (strcmp(b->input_name, input) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Takes over processing/input if its lease has expired (or it has none
+ * and was claimed longer than a lease ago).  Fills mine on success.
+ */
+static bool
+take_lease(struct sup *s, const char *input, const struct stat *st,
+    struct lease *mine)
+{
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
+	struct lease old;
+	uint64_t now = wall_ms();
+
+	*mine = s->me;
+	mine->expires_ms = now + s->cfg->lease_ms;
+	mine->created_s = (uint64_t)time(NULL);
+	if (lease_read(pfd, input, &old) == -1) {
+		if (errno != ENOENT)
+			return false;
+		/* Claimed but not leased yet: its owner is about to. */
+		if ((uint64_t)st->st_ctime * 1000 + s->cfg->lease_ms > now)
+			return false;
+		return lease_create(pfd, input, mine) == 0;
+	}
+	if (!lease_expired(&old, &s->me, now))
+		return false;
+	if (old.created_s > 0)
+		mine->created_s = old.created_s;
+	if (lease_takeover(pfd, input, &old, mine) == -1)
+		return false;
+	log_info("took over %s from %s pid %d (lease expired)", input,
+	    old.host, old.pid);
+	return true;
+}
+
+/* A lease whose input is gone (a crash after finishing): sweep it. */
 static void
-recover(struct sup *s)
+sweep_lease(struct sup *s, const char *name)
+{
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
+	char input[SPOOL_NAME_MAX + 1];
+	struct lease old;
+	size_t n = strlen(name) - strlen(".lease");
+
+	if (n == 0 || n >= sizeof(input))
+		return;
+	memcpy(input, name, n);
+	input[n] = '\0';
+	if (faccessat(pfd, input, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    errno != ENOENT)
+		return;
+	if (lease_read(pfd, input, &old) == 0 &&
+	    lease_expired(&old, &s->me, wall_ms()))
+		lease_remove(pfd, input);
+}
+
+/*
+ * Inputs in processing/ that nobody holds: left by a crash (ours or
+ * another instance's) or by an instance that stopped.  Run at start
+ * and every spool.rescan.
+ */
+static void
+adopt(struct sup *s)
 {
 	struct dirent *de;
 	struct stat st;
 	struct batch *b;
+	struct lease mine;
 	struct err err;
 	DIR *dir;
 	int fd, pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
 	char id[SPOOL_NAME_MAX + 1];
+	size_t n;
 
-	spool_sweep_tmp(pfd, 0);
-	spool_sweep_tmp(spool_dirfd(s->sp, SPOOL_ARCHIVE), 0);
-	spool_sweep_tmp(spool_dirfd(s->sp, SPOOL_FAILED), 0);
-	if ((fd = dup(pfd)) == -1 || (dir = fdopendir(fd)) == NULL)
-		fatal("read processing/");
+	if (s->draining)
+		return;
+	if ((fd = dup(pfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		log_warn("read processing/");
+		if (fd != -1)
+			close(fd);
+		return;
+	}
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.' ||
+		n = strlen(de->d_name);
+		if (de->d_name[0] == '.' || owns_input(s, de->d_name) ||
 		    fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
+		if (n > 6 && strcmp(de->d_name + n - 6, ".lease") == 0) {
+			sweep_lease(s, de->d_name);
+			continue;
+		}
 		b = NULL;
 		if (S_ISREG(st.st_mode) &&
 		    spool_name_kind(de->d_name) == SPOOL_KIND_JSONL) {
+			if (!take_lease(s, de->d_name, &st, &mine))
+				continue;
 			spool_name_stem(de->d_name, id, sizeof(id));
 			b = batch_open_file(s->sp, s->cfg, id, de->d_name,
 			    &err);
@@ -350,10 +620,13 @@ recover(struct sup *s)
 				    err.msg);
 				intake_fail(s->sp, SPOOL_PROCESSING,
 				    de->d_name, &err);
+				lease_remove(pfd, de->d_name);
 				continue;
 			}
 		} else if (S_ISDIR(st.st_mode) &&
 		    strncmp(de->d_name, "loose-", 6) == 0) {
+			if (!take_lease(s, de->d_name, &st, &mine))
+				continue;
 			b = batch_open_loose(s->sp, s->cfg, de->d_name, &err);
 			if (b == NULL) {
 				log_warnx("%s", err.msg);
@@ -362,6 +635,7 @@ recover(struct sup *s)
 			b->sealed = true;
 		}
 		if (b != NULL) {
+			b->created_at = (time_t)mine.created_s;
 			log_info("batch=%s resumed: %llu of %llu done", b->id,
 			    (unsigned long long)(b->completed + b->failed),
 			    (unsigned long long)b->total);
@@ -369,6 +643,15 @@ recover(struct sup *s)
 		}
 	}
 	closedir(dir);
+}
+
+static void
+on_adopt_timer(void *arg)
+{
+	struct sup *s = arg;
+
+	adopt(s);
+	loop_timer_arm(s->adopt_timer, s->cfg->rescan_ms);
 }
 
 /* --- dispatch ------------------------------------------------------ */
@@ -436,7 +719,7 @@ pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
 	do {
 		struct batch *next = b->next != NULL ? b->next : s->batches;
 
-		if (b->state == BATCH_RUNNING &&
+		if (b->state == BATCH_RUNNING && b->stop_code == NULL &&
 		    batch_next(b, s->lim.max_line, ref)) {
 			b->inflight++;
 			s->rr = next;
@@ -586,7 +869,12 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 	s->worker_load[widx]--;
 	s->ep_load[sl->endpoint]--;
 	s->inflight--;
-	if (outcome == OUTCOME_RETRY && sl->ref.attempt < sl->max_attempts) {
+	if (b == NULL) {	/* its batch was given up */
+		slot_release(s, (int)idx);
+		return;
+	}
+	if (outcome == OUTCOME_RETRY && sl->ref.attempt < sl->max_attempts &&
+	    b->stop_code == NULL) {
 		struct retry r;
 
 		r.b = b;
@@ -631,6 +919,12 @@ on_worker_lost(int idx, void *arg)
 
 		if (!sl->used || sl->worker != idx)
 			continue;
+		if (sl->b == NULL) {
+			s->ep_load[sl->endpoint]--;
+			s->inflight--;
+			slot_release(s, (int)i);
+			continue;
+		}
 		r.b = sl->b;
 		r.ref = sl->ref;
 		r.ref.attempt--;
@@ -688,6 +982,95 @@ on_worker_ready(struct pool *pool, int idx, void *arg)
 	pool_flush(pool, idx);
 }
 
+/*
+ * Takes b's requests out of the retry heap.  With stop set they are
+ * reported as b->stop_code; otherwise (the batch was given up) dropped.
+ */
+static void
+purge_heap(struct sup *s, struct batch *b, bool stop)
+{
+	struct retry *old = s->heap, r;
+	struct buf line = BUF_INIT;
+	struct task t;
+	struct err err;
+	size_t i, n = s->nheap;
+
+	s->heap = NULL;
+	s->nheap = s->heapcap = 0;
+	for (i = 0; i < n; i++) {
+		if (old[i].b != b) {
+			heap_push(s, &old[i]);
+			continue;
+		}
+		r = old[i];
+		b->inflight--;
+		if (!stop)
+			continue;
+		if (batch_read_task(b, &r.ref, &s->lim, &t, &err) == 0) {
+			buf_reset(&line);
+			record_format(&line, t.custom_id, 0, NULL, NULL, 0,
+			    b->stop_code, "not executed: the batch was "
+			    "stopped before its retry");
+			batch_record(b, r.ref.ordinal, false, line.data,
+			    line.len, 0, 0, t.custom_id);
+			task_release(&t);
+		}
+	}
+	free(old);
+	buf_release(&line);
+}
+
+/* Another instance holds b now: let go of it without writing more. */
+static void
+abandon(struct sup *s, struct batch *b)
+{
+	size_t i;
+
+	log_warnx("batch=%s lease lost to another instance; letting it go",
+	    b->id);
+	purge_heap(s, b, false);
+	for (i = 0; i < s->nslots; i++)
+		if (s->slots[i].used && s->slots[i].b == b)
+			s->slots[i].b = NULL;	/* its result is dropped */
+	batch_unlink(s, b);
+	batch_free(b);
+}
+
+static void
+on_lease_timer(void *arg)
+{
+	struct sup *s = arg;
+	struct batch *b, *next;
+	struct lease l;
+	time_t now = time(NULL);
+
+	for (b = s->batches; b != NULL; b = next) {
+		next = b->next;
+		if (now_ms() - b->lease_renewed_ms < s->cfg->lease_ms / 3)
+			goto expiry;
+		l = s->me;
+		l.expires_ms = wall_ms() + s->cfg->lease_ms;
+		l.created_s = (uint64_t)b->created_at;
+		if (lease_renew(spool_dirfd(s->sp, SPOOL_PROCESSING),
+		    b->input_name, &l) == -1) {
+			if (errno == ESTALE && b->state == BATCH_RUNNING) {
+				abandon(s, b);
+				continue;
+			}
+			log_warn("batch=%s renew lease", b->id);
+		} else {
+			b->lease_renewed_ms = now_ms();
+		}
+expiry:
+		if (b->state == BATCH_RUNNING && b->stop_code == NULL &&
+		    now >= b->created_at +
+		    (time_t)(s->cfg->completion_window_ms / 1000))
+			stop_batch(s, b, "batch_expired", "expired");
+	}
+	loop_timer_arm(s->lease_timer, s->cfg->lease_ms / 3 > 1000 ? 1000 :
+	    s->cfg->lease_ms / 3);
+}
+
 /* --- finishing ----------------------------------------------------- */
 
 static void
@@ -725,8 +1108,16 @@ finished(struct sup *s, int i, int status)
 		b->state = BATCH_RUNNING;
 		return;
 	}
-	log_info("batch=%s completed: %llu requests, %llu succeeded, "
-	    "%llu failed", b->id, (unsigned long long)b->total,
+	if (b->stop_code != NULL) {
+		char cancel[SPOOL_NAME_MAX + 8];
+
+		snprintf(cancel, sizeof(cancel), "%s.cancel", b->id);
+		if (spool_move(s->sp, SPOOL_NEW, cancel, SPOOL_DONE, cancel) ==
+		    -1 && errno == EEXIST)
+			unlinkat(spool_dirfd(s->sp, SPOOL_NEW), cancel, 0);
+	}
+	log_info("batch=%s %s: %llu requests, %llu succeeded, "
+	    "%llu failed", b->id, b->final_status, (unsigned long long)b->total,
 	    (unsigned long long)b->completed, (unsigned long long)b->failed);
 	batch_unlink(s, b);
 	batch_free(b);
@@ -774,6 +1165,9 @@ before_sleep(void *arg)
 
 	dispatch(s);
 	for (b = s->batches; b != NULL; b = b->next) {
+		/* Report a stopped batch's unsent requests, in slices. */
+		if (b->stop_code != NULL && b->state == BATCH_RUNNING)
+			batch_stop_step(b, &s->lim, 10000);
 		if (batch_has_pending(b) && batch_commit(b, s->sp) == -1) {
 			/* SPEC §5: never carry on after a failed fsync. */
 			log_error("batch=%s journal write failed; exiting for "
@@ -880,7 +1274,20 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 	s.status_timer = loop_timer_new(s.loop, on_status_timer, &s);
 	s.seal_timer = loop_timer_new(s.loop, on_seal_timer, &s);
 	s.worker_load = xcalloc(cfg->processes, sizeof(int));
-	recover(&s);
+	/* Temp files of a crashed writer; fresh ones may be another
+	 * instance's work in progress. */
+	spool_sweep_tmp(spool_dirfd(s.sp, SPOOL_PROCESSING), 600);
+	spool_sweep_tmp(spool_dirfd(s.sp, SPOOL_ARCHIVE), 600);
+	spool_sweep_tmp(spool_dirfd(s.sp, SPOOL_FAILED), 600);
+	if (mkdirat(spool_dirfd(s.sp, SPOOL_RESULTS), ".sha256", 0770) == -1 &&
+	    errno != EEXIST)
+		fatal("create results/.sha256");
+	lease_self(&s.me);
+	s.lease_timer = loop_timer_new(s.loop, on_lease_timer, &s);
+	s.adopt_timer = loop_timer_new(s.loop, on_adopt_timer, &s);
+	loop_timer_arm(s.lease_timer, cfg->lease_ms / 3);
+	adopt(&s);
+	loop_timer_arm(s.adopt_timer, cfg->rescan_ms);
 	s.pool = pool_new(s.loop, self, (int)cfg->processes, on_worker_msg,
 	    on_worker_lost, on_worker_ready, &s);
 	if (s.pool == NULL)
@@ -893,10 +1300,22 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 	    (unsigned long long)cfg->inflight);
 	if (loop_run(s.loop) == -1)
 		fatal("epoll_wait");
-	/* Drained: write what we know, close the channels, reap. */
-	for (b = s.batches; b != NULL; b = b->next)
+	/*
+	 * Drained: write what we know and hand our batches back at once
+	 * (an expired lease), so another instance need not wait; then
+	 * close the channels and reap.
+	 */
+	for (b = s.batches; b != NULL; b = b->next) {
+		struct lease l = s.me;
+
 		if (b->state == BATCH_RUNNING)
 			batch_write_status(b, cfg, "in_progress");
+		l.expires_ms = 0;
+		l.created_s = (uint64_t)b->created_at;
+		if (lease_renew(spool_dirfd(s.sp, SPOOL_PROCESSING),
+		    b->input_name, &l) == -1)
+			log_warn("batch=%s release lease", b->id);
+	}
 	pool_close(s.pool);
 	while (pool_running(s.pool) > 0) {
 		int status;
@@ -916,6 +1335,8 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 	loop_timer_free(s.retry_timer);
 	loop_timer_free(s.status_timer);
 	loop_timer_free(s.seal_timer);
+	loop_timer_free(s.lease_timer);
+	loop_timer_free(s.adopt_timer);
 	loop_free(s.loop);
 	close(s.sigfd);
 	spool_free(s.sp);

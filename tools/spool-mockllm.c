@@ -13,6 +13,7 @@
  */
 
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +44,7 @@
 #define BODY_MAX	(16UL * 1024 * 1024)
 #define CID_MAX		256
 #define LATENCY_MAX	3600000L
+#define HANG_MS		120000L
 #define RPM_MAX		10000000L
 #define SCHEMA_DEPTH	16
 #define FNV_BASIS	0xcbf29ce484222325ULL
@@ -49,6 +52,11 @@
 enum api {
 	API_NONE, API_CHAT, API_COMPL, API_EMBED, API_MSG, API_MODELS,
 	API_STATS
+};
+
+/* Connection faults, injected after the answer is decided. */
+enum fault {
+	FAULT_NONE, FAULT_RESET, FAULT_TRUNCATE, FAULT_HANG
 };
 
 /* Per-request state, hung on MHD's request closure. */
@@ -59,7 +67,11 @@ struct req {
 	bool			 too_big;
 	bool			 post;
 	bool			 delayed;
+	bool			 logged;
+	enum api		 api;
+	enum fault		 fault;
 	unsigned int		 status;
+	uint64_t		 id;
 	struct MHD_Response	*resp;
 	char			 cid[CID_MAX + 1];
 };
@@ -71,7 +83,15 @@ struct out {
 	cJSON		*json;
 	long		 retry_ms;	/* >= 0: send Retry-After headers */
 	long		 delay_ms;
+	enum fault	 fault;
 	uint64_t	 id;
+};
+
+/* The body of a truncated response: only cut of len bytes are sent. */
+struct cutbody {
+	char		*txt;
+	size_t		 len;
+	size_t		 cut;
 };
 
 struct tentry {
@@ -89,6 +109,9 @@ static struct {
 	long		 jitter;
 	double		 fail_rate;
 	double		 rate_429;
+	double		 reset_rate;
+	double		 truncate_rate;
+	double		 hang_rate;
 	long		 rpm;
 	uint64_t	 seed;
 	bool		 quiet;
@@ -124,8 +147,9 @@ static int		 log_fd = -1;
 static uint64_t		 id_salt;
 static atomic_uint_fast64_t id_ctr, rnd_ctr;
 static atomic_ulong	 n_susp;
+static atomic_bool	 stopping;
 static atomic_ulong	 st_req, st_resp, st_2xx, st_4xx, st_429, st_5xx;
-static atomic_ulong	 st_abort;
+static atomic_ulong	 st_abort, st_reset, st_trunc, st_hang;
 
 static uint64_t
 splitmix64(uint64_t x)
@@ -767,6 +791,9 @@ api_stats(struct out *o)
 	cJSON_AddNumberToObject(o->json, "responses_5xx", atomic_load(&st_5xx));
 	cJSON_AddNumberToObject(o->json, "aborted", atomic_load(&st_abort));
 	cJSON_AddNumberToObject(o->json, "delayed", atomic_load(&n_susp));
+	cJSON_AddNumberToObject(o->json, "resets", atomic_load(&st_reset));
+	cJSON_AddNumberToObject(o->json, "truncated", atomic_load(&st_trunc));
+	cJSON_AddNumberToObject(o->json, "hangs", atomic_load(&st_hang));
 }
 
 /*
@@ -846,10 +873,45 @@ out:
 	return ret;
 }
 
-/* Model-name scripting: fail-CODE, flaky-N, slow-MS. */
+/* The key of flaky-N and friends: the custom id, else the body. */
+static uint64_t
+flaky_key(const struct req *r)
+{
+	if (r->cid[0] != '-' || r->cid[1] != '\0')
+		return fnv_str(r->cid);
+	return fnv1a(FNV_BASIS, r->body, r->len);
+}
+
+/* "reset", "truncate" or "hang", as in X-Mock-Fault and model names. */
+static enum fault
+fault_name(const char *s, size_t len)
+{
+	static const struct {
+		const char	*name;
+		enum fault	 fault;
+	} tab[] = {
+		{ "reset", FAULT_RESET },
+		{ "truncate", FAULT_TRUNCATE },
+		{ "hang", FAULT_HANG },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (strlen(tab[i].name) == len &&
+		    strncasecmp(s, tab[i].name, len) == 0)
+			return tab[i].fault;
+	return FAULT_NONE;
+}
+
+/*
+ * Model-name scripting: fail-CODE, flaky-N, slow-MS, and the faults
+ * reset-N, truncate-N and hang-N.
+ */
 static void
 script_model(const char *model, const struct req *r, struct out *o)
 {
+	const char *dash;
+	enum fault f;
 	long v;
 
 	if (strncmp(model, "fail-", 5) == 0 &&
@@ -860,9 +922,32 @@ script_model(const char *model, const struct req *r, struct out *o)
 		o->delay_ms += v;
 	else if (strncmp(model, "flaky-", 6) == 0 &&
 	    parse_long(model + 6, 0, INT32_MAX, &v) &&
-	    flaky_fail(r->cid[0] != '-' || r->cid[1] != '\0' ?
-	    fnv_str(r->cid) : fnv1a(FNV_BASIS, r->body, r->len), v))
+	    flaky_fail(flaky_key(r), v))
 		fail(o, 500, "mock flaky failure");
+	else if ((dash = strchr(model, '-')) != NULL &&
+	    (f = fault_name(model, (size_t)(dash - model))) != FAULT_NONE &&
+	    parse_long(dash + 1, 0, INT32_MAX, &v) &&
+	    flaky_fail(flaky_key(r), v))
+		o->fault = f;
+}
+
+/*
+ * The random errors and faults, in this order, each drawn only when its
+ * option is set and no earlier one applied.
+ */
+static void
+inject(struct out *o)
+{
+	if (opt.rate_429 > 0 && rnd_unit() < opt.rate_429)
+		fail(o, 429, "Rate limit reached (injected)");
+	else if (opt.fail_rate > 0 && rnd_unit() < opt.fail_rate)
+		fail(o, 500, "The server had an error (injected)");
+	else if (opt.reset_rate > 0 && rnd_unit() < opt.reset_rate)
+		o->fault = FAULT_RESET;
+	else if (opt.truncate_rate > 0 && rnd_unit() < opt.truncate_rate)
+		o->fault = FAULT_TRUNCATE;
+	else if (opt.hang_rate > 0 && rnd_unit() < opt.hang_rate)
+		o->fault = FAULT_HANG;
 }
 
 static enum api
@@ -961,14 +1046,19 @@ decide(struct MHD_Connection *c, struct req *r, const char *url,
 		    "request");
 		goto out;
 	}
-	script_model(req_model(in), r, o);
+	/* The first of these that applies decides; later ones not drawn. */
+	hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Mock-Fault");
+	if (hv != NULL)
+		o->fault = fault_name(hv, strlen(hv));
+	if (o->fault == FAULT_NONE)
+		script_model(req_model(in), r, o);
+	if (o->json == NULL && o->fault == FAULT_NONE)
+		inject(o);
+	if (o->fault == FAULT_HANG)
+		o->delay_ms += HANG_MS;
 	if (o->json != NULL)
 		goto out;
-	if (opt.rate_429 > 0 && rnd_unit() < opt.rate_429)
-		fail(o, 429, "Rate limit reached (injected)");
-	else if (opt.fail_rate > 0 && rnd_unit() < opt.fail_rate)
-		fail(o, 500, "The server had an error (injected)");
-	else if (o->api == API_CHAT)
+	if (o->api == API_CHAT)
 		api_chat(in, o);
 	else if (o->api == API_COMPL)
 		api_compl(in, o);
@@ -996,6 +1086,52 @@ fmt_ms(char *buf, size_t sz, long ms)
 		snprintf(buf, sz, "%ld.%03lds", ms / 1000, ms % 1000);
 }
 
+static ssize_t
+cut_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	const struct cutbody *cb = cls;
+	size_t n;
+
+	/* MHD closes the connection, short of its Content-Length. */
+	if (pos >= cb->cut)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	n = cb->cut - (size_t)pos;
+	if (n > max)
+		n = max;
+	memcpy(buf, cb->txt + pos, n);
+	return (ssize_t)n;
+}
+
+static void
+cut_free(void *cls)
+{
+	struct cutbody *cb = cls;
+
+	free(cb->txt);
+	free(cb);
+}
+
+/* A response that announces all of txt but sends half of it; owns txt. */
+static struct MHD_Response *
+cut_response(char *txt)
+{
+	struct MHD_Response *resp;
+	struct cutbody *cb;
+
+	if ((cb = malloc(sizeof(*cb))) == NULL) {
+		free(txt);
+		return NULL;
+	}
+	cb->txt = txt;
+	cb->len = strlen(txt);
+	cb->cut = cb->len / 2;
+	resp = MHD_create_response_from_callback(cb->len, 4096, cut_read, cb,
+	    cut_free);
+	if (resp == NULL)
+		cut_free(cb);
+	return resp;
+}
+
 static struct MHD_Response *
 build_response(const struct out *o)
 {
@@ -1006,16 +1142,18 @@ build_response(const struct out *o)
 	long rem, reset;
 
 	txt = o->json != NULL ? cJSON_PrintUnformatted(o->json) : NULL;
-	if (txt != NULL)
+	if (txt != NULL && o->fault == FAULT_TRUNCATE)
+		resp = cut_response(txt);
+	else if (txt != NULL) {
 		resp = MHD_create_response_from_buffer(strlen(txt), txt,
 		    MHD_RESPMEM_MUST_FREE);
-	else
+		if (resp == NULL)
+			free(txt);
+	} else
 		resp = MHD_create_response_from_buffer(strlen(oom), oom,
 		    MHD_RESPMEM_PERSISTENT);
-	if (resp == NULL) {
-		free(txt);
+	if (resp == NULL)
 		return NULL;
-	}
 	add_header(resp, "Content-Type", "application/json");
 	snprintf(buf, sizeof(buf), "req_%016" PRIx64, o->id);
 	add_header(resp, "x-request-id", buf);
@@ -1039,14 +1177,14 @@ build_response(const struct out *o)
 }
 
 static void
-log_line(const char *cid, unsigned int status)
+log_line(const char *cid, const char *code)
 {
 	char line[CID_MAX + 32];
 	ssize_t w;
 	size_t off = 0;
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s %u\n", cid, status);
+	n = snprintf(line, sizeof(line), "%s %s\n", cid, code);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	pthread_mutex_lock(&log_mtx);
@@ -1061,13 +1199,24 @@ log_line(const char *cid, unsigned int status)
 	pthread_mutex_unlock(&log_mtx);
 }
 
-/* Count and log a POST once its fate is known; 499: client went away. */
+/*
+ * Count and log a POST once its fate is known; 499: client went away,
+ * 0: connection reset.  A truncated body is logged as "200-cut", and a
+ * hang was logged as "hang" when it began.
+ */
 static void
 account(const struct req *r, unsigned int status)
 {
-	if (status == 499)
+	bool cut = false;
+	char code[16];
+
+	if (status == 0)
+		atomic_fetch_add(&st_reset, 1);
+	else if (status == 499)
 		atomic_fetch_add(&st_abort, 1);
 	else {
+		if ((cut = r->fault == FAULT_TRUNCATE))
+			atomic_fetch_add(&st_trunc, 1);
 		atomic_fetch_add(&st_resp, 1);
 		if (status >= 200 && status < 300)
 			atomic_fetch_add(&st_2xx, 1);
@@ -1078,8 +1227,10 @@ account(const struct req *r, unsigned int status)
 		if (status == 429)
 			atomic_fetch_add(&st_429, 1);
 	}
-	if (log_fd != -1)
-		log_line(r->cid, status);
+	if (log_fd == -1 || r->logged)
+		return;
+	snprintf(code, sizeof(code), "%u%s", status, cut ? "-cut" : "");
+	log_line(r->cid, code);
 }
 
 static enum MHD_Result
@@ -1093,6 +1244,52 @@ send_reply(struct MHD_Connection *c, struct req *r)
 	if (r->post)
 		account(r, r->status);
 	return ret;
+}
+
+/* Reset the connection: no response, and an RST rather than a FIN. */
+static enum MHD_Result
+reset_conn(struct MHD_Connection *c, struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL)
+		(void)setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg,
+		    sizeof(lg));
+	MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	account(r, 0);
+	/* MHD_NO from the access handler makes MHD close the connection. */
+	return MHD_NO;
+}
+
+/* A hang cut short by shutdown is answered 408. */
+static void
+hang_release(struct req *r)
+{
+	struct out o = { .api = r->api, .retry_ms = -1, .id = r->id };
+	struct MHD_Response *resp;
+
+	fail(&o, 408, "mock hang released at shutdown");
+	resp = build_response(&o);
+	cJSON_Delete(o.json);
+	if (resp == NULL)
+		return;
+	MHD_destroy_response(r->resp);
+	r->resp = resp;
+	r->status = 408;
+}
+
+/* Deliver the decided answer, or inflict the decided fault. */
+static enum MHD_Result
+finish(struct MHD_Connection *c, struct req *r)
+{
+	if (r->fault == FAULT_RESET)
+		return reset_conn(c, r);
+	if (r->fault == FAULT_HANG && atomic_load(&stopping))
+		hang_release(r);
+	return send_reply(c, r);
 }
 
 static void
@@ -1205,6 +1402,8 @@ timer_stop(void)
 {
 	int waited;
 
+	/* Before any resume, so that hangs see it and answer 408. */
+	atomic_store(&stopping, true);
 	pthread_mutex_lock(&tm.mtx);
 	tm.stop = true;
 	while (tm.n > 0)
@@ -1259,11 +1458,21 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		/* Called again after the timer resumed us. */
 		r->delayed = false;
 		atomic_fetch_sub(&n_susp, 1);
-		return send_reply(c, r);
+		return finish(c, r);
 	}
 	o.id = new_id();
 	decide(c, r, url, method, &o);
 	r->status = o.status != 0 ? o.status : 200;
+	r->api = o.api;
+	r->fault = o.fault;
+	r->id = o.id;
+	if (r->fault == FAULT_HANG) {
+		/* Logged now: the client has usually given up by the end. */
+		atomic_fetch_add(&st_hang, 1);
+		if (log_fd != -1)
+			log_line(r->cid, "hang");
+		r->logged = true;
+	}
 	r->resp = build_response(&o);
 	cJSON_Delete(o.json);
 	if (r->resp == NULL)
@@ -1271,7 +1480,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	/* The worker re-enters us only after we return, so this is safe. */
 	if ((r->delayed = o.delay_ms > 0 && timer_add(c, o.delay_ms)))
 		return MHD_YES;
-	return send_reply(c, r);
+	return finish(c, r);
 }
 
 static void
@@ -1364,8 +1573,9 @@ usage(int code)
 	    "[--portfile FILE]\n"
 	    "       [--pidfile FILE] [--threads N] [--latency MS] "
 	    "[--latency-jitter MS]\n"
-	    "       [--fail-rate F] [--rate-429 F] [--rpm N] [--seed N] "
-	    "[--log FILE]\n"
+	    "       [--fail-rate F] [--rate-429 F] [--reset-rate F] "
+	    "[--truncate-rate F]\n"
+	    "       [--hang-rate F] [--rpm N] [--seed N] [--log FILE]\n"
 	    "       [--help] [--version]\n");
 	exit(code);
 }
@@ -1383,6 +1593,9 @@ parse_args(int argc, char **argv)
 		{ "latency-jitter", required_argument, NULL, 'j' },
 		{ "fail-rate", required_argument, NULL, 'f' },
 		{ "rate-429", required_argument, NULL, 'r' },
+		{ "reset-rate", required_argument, NULL, 'x' },
+		{ "truncate-rate", required_argument, NULL, 'c' },
+		{ "hang-rate", required_argument, NULL, 'g' },
 		{ "rpm", required_argument, NULL, 'R' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "log", required_argument, NULL, 'L' },
@@ -1429,6 +1642,16 @@ parse_args(int argc, char **argv)
 			break;
 		case 'r':
 			opt.rate_429 = parse_frac(optarg, "--rate-429");
+			break;
+		case 'x':
+			opt.reset_rate = parse_frac(optarg, "--reset-rate");
+			break;
+		case 'c':
+			opt.truncate_rate = parse_frac(optarg,
+			    "--truncate-rate");
+			break;
+		case 'g':
+			opt.hang_rate = parse_frac(optarg, "--hang-rate");
 			break;
 		case 'R':
 			opt.rpm = need_long(optarg, 0, RPM_MAX, "--rpm");

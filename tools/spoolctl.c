@@ -3,8 +3,10 @@
  * directly (no daemon needed) through the same spool core as spoold.
  *
  *   spoolctl [-d SPOOL] init
- *   spoolctl [-d SPOOL] submit [--batch NAME] FILE...
+ *   spoolctl [-d SPOOL] submit [--batch NAME] [--force] FILE...
  *   spoolctl [-d SPOOL] status [--json]
+ *   spoolctl [-d SPOOL] cancel BATCH
+ *   spoolctl [-d SPOOL] retry BATCH
  */
 #include <sys/stat.h>
 
@@ -41,10 +43,14 @@ usage(void)
 	fprintf(stderr,
 	    "usage: spoolctl [-d SPOOL] COMMAND [ARGS]\n"
 	    "  init                          create the spool directories\n"
-	    "  submit [--batch NAME] FILE... deliver files into new/ "
+	    "  submit [--batch NAME] [--force] FILE...\n"
+	    "                                deliver files into new/ "
 	    "atomically\n"
 	    "  status [--json]               queue depth and batches in "
-	    "progress\n");
+	    "progress\n"
+	    "  cancel BATCH                  stop dispatching BATCH\n"
+	    "  retry BATCH                   re-run the failed requests of "
+	    "BATCH\n");
 }
 
 static struct spool *
@@ -77,7 +83,7 @@ cmd_init(int argc, char **argv)
 
 /* Copies FILE into tmp/, fsyncs it, renames it into new/. */
 static int
-submit_one(struct spool *sp, const char *path, const char *batch)
+submit_one(struct spool *sp, const char *path, const char *batch, bool force)
 {
 	char name[SPOOL_NAME_MAX + 1], chunk[65536];
 	const char *base, *suffix;
@@ -105,6 +111,22 @@ submit_one(struct spool *sp, const char *path, const char *batch)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "spoolctl: %s: %s\n", path, strerror(errno));
 		return EX_NOINPUT;
+	}
+	if (force) {
+		/* The marker first: spoold looks for it when it claims. */
+		char stem[SPOOL_NAME_MAX + 1], marker[SPOOL_NAME_MAX + 8];
+
+		if (spool_name_stem(name, stem, sizeof(stem)) == -1) {
+			close(fd);
+			return EX_DATAERR;
+		}
+		snprintf(marker, sizeof(marker), "%s.force", stem);
+		if (spool_write_atomic(sp, SPOOL_NEW, marker, "", 0) == -1) {
+			fprintf(stderr, "spoolctl: new/%s: %s\n", marker,
+			    strerror(errno));
+			close(fd);
+			return EX_IOERR;
+		}
 	}
 	if ((t = spool_tmp_open(tmpfd)) == NULL) {
 		fprintf(stderr, "spoolctl: tmp/: %s\n", strerror(errno));
@@ -139,19 +161,24 @@ cmd_submit(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "batch", required_argument, NULL, 'b' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool *sp;
 	const char *batch = NULL;
+	bool force = false;
 	int ch, i, r = EX_OK, r1;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "b:", opts, NULL)) != -1) {
-		if (ch != 'b') {
+	while ((ch = getopt_long(argc, argv, "b:f", opts, NULL)) != -1) {
+		if (ch == 'b') {
+			batch = optarg;
+		} else if (ch == 'f') {
+			force = true;
+		} else {
 			usage();
 			return EX_USAGE;
 		}
-		batch = optarg;
 	}
 	if (optind == argc || (batch != NULL && argc - optind > 1)) {
 		usage();
@@ -160,7 +187,7 @@ cmd_submit(int argc, char **argv)
 	if ((sp = open_spool(true)) == NULL)
 		return EX_CANTCREAT;
 	for (i = optind; i < argc; i++)
-		if ((r1 = submit_one(sp, argv[i], batch)) != EX_OK)
+		if ((r1 = submit_one(sp, argv[i], batch, force)) != EX_OK)
 			r = r1;
 	spool_free(sp);
 	return r;
@@ -295,6 +322,68 @@ cmd_status(int argc, char **argv)
 	return EX_OK;
 }
 
+static bool
+batch_id_ok(const char *id)
+{
+	return spool_name_ok(id) && id[0] != '.';
+}
+
+/* BATCH.cancel into new/: the daemon that owns BATCH stops it. */
+static int
+cmd_cancel(int argc, char **argv)
+{
+	struct spool *sp;
+	char name[SPOOL_NAME_MAX + 8];
+
+	if (argc != 2 || !batch_id_ok(argv[1])) {
+		usage();
+		return EX_USAGE;
+	}
+	if ((sp = open_spool(false)) == NULL)
+		return EX_NOINPUT;
+	snprintf(name, sizeof(name), "%s.cancel", argv[1]);
+	if (spool_write_atomic(sp, SPOOL_TMP, name, "", 0) == -1 ||
+	    spool_move(sp, SPOOL_TMP, name, SPOOL_NEW, name) == -1) {
+		fprintf(stderr, "spoolctl: new/%s: %s\n", name,
+		    strerror(errno));
+		spool_free(sp);
+		return EX_IOERR;
+	}
+	printf("cancel requested for %s\n", argv[1]);
+	spool_free(sp);
+	return EX_OK;
+}
+
+/* failed/BATCH.failed.jsonl back into new/: exactly those again. */
+static int
+cmd_retry(int argc, char **argv)
+{
+	struct spool *sp;
+	char name[SPOOL_NAME_MAX + 1], sidecar[SPOOL_NAME_MAX + 16];
+	int r = EX_OK;
+
+	if (argc != 2 || !batch_id_ok(argv[1])) {
+		usage();
+		return EX_USAGE;
+	}
+	if ((sp = open_spool(false)) == NULL)
+		return EX_NOINPUT;
+	snprintf(name, sizeof(name), "%.200s.failed.jsonl", argv[1]);
+	snprintf(sidecar, sizeof(sidecar), "%s.error.json", name);
+	if (spool_move(sp, SPOOL_FAILED, name, SPOOL_NEW, name) == -1) {
+		fprintf(stderr, "spoolctl: failed/%s: %s\n", name,
+		    errno == ENOENT ? "no failed requests to retry" :
+		    strerror(errno));
+		r = errno == ENOENT ? EX_NOINPUT : EX_IOERR;
+	} else {
+		unlinkat(spool_dirfd(sp, SPOOL_FAILED), sidecar, 0);
+		printf("re-submitted the failed requests of %s as new/%s\n",
+		    argv[1], name);
+	}
+	spool_free(sp);
+	return r;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -305,6 +394,8 @@ main(int argc, char *argv[])
 		{ "init", cmd_init },
 		{ "submit", cmd_submit },
 		{ "status", cmd_status },
+		{ "cancel", cmd_cancel },
+		{ "retry", cmd_retry },
 	};
 	struct config cfg;
 	size_t i;
