@@ -88,6 +88,7 @@ struct batch {
 	const char	*stop_code;	/* NULL, batch_cancelled, batch_expired */
 	const char	*final_status;	/* completed, cancelled, expired */
 	uint64_t	 lease_renewed_ms;
+	uint64_t	 finish_after_ms;	/* retry a failed finish then */
 	struct batch	*next;
 };
 

@@ -196,6 +196,25 @@ out:
 	return r;
 }
 
+/* processing/name to done/, under a new name if done/ has one. */
+static int
+move_to_done(struct spool *sp, const char *name)
+{
+	char alt[SPOOL_NAME_MAX + 1], rnd[25];
+
+	if (spool_move(sp, SPOOL_PROCESSING, name, SPOOL_DONE, name) == 0 ||
+	    errno == ENOENT)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	random_id(rnd);
+	snprintf(alt, sizeof(alt), "%.230s.%.8s", name, rnd);
+	if (spool_move(sp, SPOOL_PROCESSING, name, SPOOL_DONE, alt) == 0 ||
+	    errno == ENOENT)
+		return 0;
+	return -1;
+}
+
 int
 finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 {
@@ -229,8 +248,7 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 		log_warn("batch=%s write status.json", b->id);
 		goto out;
 	}
-	if (spool_move(sp, SPOOL_PROCESSING, b->input_name, SPOOL_DONE,
-	    b->input_name) == -1 && errno != ENOENT) {
+	if (move_to_done(sp, b->input_name) == -1) {
 		log_warn("batch=%s move %s to done/", b->id, b->input_name);
 		goto out;
 	}

@@ -202,7 +202,10 @@ id_taken(struct sup *s, const char *id)
 	    AT_SYMLINK_NOFOLLOW) == 0)
 		return true;
 	snprintf(name, sizeof(name), "%s.jsonl", id);
+	/* done/ too: a duplicate drop goes there without results. */
 	return faccessat(spool_dirfd(s->sp, SPOOL_PROCESSING), name, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(spool_dirfd(s->sp, SPOOL_DONE), name, F_OK,
 	    AT_SYMLINK_NOFOLLOW) == 0 ||
 	    faccessat(spool_dirfd(s->sp, SPOOL_PROCESSING), id, F_OK,
 	    AT_SYMLINK_NOFOLLOW) == 0;
@@ -293,19 +296,37 @@ claim_jsonl(struct sup *s, const char *name)
 		intake_fail(s->sp, SPOOL_NEW, name, &err);
 		return 0;
 	}
-	snprintf(id, sizeof(id), "%s", stem);
-	for (i = 2; id_taken(s, id); i++)
-		snprintf(id, sizeof(id), "%s.%d", stem, i);
-	snprintf(target, sizeof(target), "%s.jsonl", id);
+	/*
+	 * The lease comes first: an input in processing/ without one is
+	 * an orphan that anyone may adopt, and of two instances choosing
+	 * the same id only one can create its lease.
+	 */
+	for (i = 1; ; i++) {
+		if (i == 1)
+			snprintf(id, sizeof(id), "%s", stem);
+		else
+			snprintf(id, sizeof(id), "%s.%d", stem, i);
+		if (id_taken(s, id))
+			continue;
+		snprintf(target, sizeof(target), "%s.jsonl", id);
+		if (lease_new(s, target) == 0)
+			break;
+		if (errno != EEXIST) {
+			log_warn("batch=%s create lease", id);
+			return -1;
+		}
+	}
 	if (spool_move(s->sp, SPOOL_NEW, name, SPOOL_PROCESSING, target) ==
 	    -1) {
-		if (errno == ENOENT)
+		int saved = errno;
+
+		lease_remove(pfd, target);
+		if (saved == ENOENT)
 			return 0;	/* another instance took it */
+		errno = saved;
 		log_warn("claim %s", name);
 		return -1;
 	}
-	if (lease_new(s, target) == -1)
-		log_warn("batch=%s create lease", id);
 	log_info("batch=%s claimed %s", id, name);
 	/* spoolctl submit --force leaves NAME.force: run it even if seen. */
 	snprintf(force, sizeof(force), "%s.force", stem);
@@ -377,16 +398,28 @@ claim_json(struct sup *s, const char *name)
 	for (tries = 0; tries < 2; tries++) {
 		if (s->rolling == NULL) {
 			format_utc_compact(time(NULL), ts);
-			snprintf(id, sizeof(id), "loose-%s", ts);
-			for (int i = 2; id_taken(s, id); i++)
-				snprintf(id, sizeof(id), "loose-%s.%d", ts, i);
+			for (int i = 1; ; i++) {
+				if (i == 1)
+					snprintf(id, sizeof(id), "loose-%s", ts);
+				else
+					snprintf(id, sizeof(id), "loose-%s.%d",
+					    ts, i);
+				if (id_taken(s, id))
+					continue;
+				if (lease_new(s, id) == 0)
+					break;
+				if (errno != EEXIST) {
+					log_warn("batch=%s create lease", id);
+					return -1;
+				}
+			}
 			s->rolling = batch_open_loose(s->sp, s->cfg, id, &err);
 			if (s->rolling == NULL) {
 				log_warnx("%s", err.msg);
+				lease_remove(spool_dirfd(s->sp,
+				    SPOOL_PROCESSING), id);
 				return -1;
 			}
-			if (lease_new(s, id) == -1)
-				log_warn("batch=%s create lease", id);
 			batch_link(s, s->rolling);
 			loop_timer_arm(s->seal_timer, s->cfg->max_age_ms);
 			log_info("batch=%s opened for loose requests", id);
@@ -531,11 +564,10 @@ take_lease(struct sup *s, const char *input, const struct stat *st,
 	*mine = s->me;
 	mine->expires_ms = now + s->cfg->lease_ms;
 	mine->created_s = (uint64_t)time(NULL);
+	(void)st;
 	if (lease_read(pfd, input, &old) == -1) {
+		/* Owners lease before they claim: no lease, no owner. */
 		if (errno != ENOENT)
-			return false;
-		/* Claimed but not leased yet: its owner is about to. */
-		if ((uint64_t)st->st_ctime * 1000 + s->cfg->lease_ms > now)
 			return false;
 		return lease_create(pfd, input, mine) == 0;
 	}
@@ -572,6 +604,29 @@ sweep_lease(struct sup *s, const char *name)
 }
 
 /*
+ * ".lease.PID.RAND.tmp" left by a lease write that a kill -9 cut short.
+ * Ten seconds old and its pid gone from this host: nobody will finish
+ * it.  (A pid from another host sharing the spool may look dead here;
+ * the age keeps its write, which takes milliseconds, safe.)
+ */
+static void
+sweep_lease_tmp(struct sup *s, const char *name)
+{
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
+	struct stat st;
+	long pid;
+	char *end;
+
+	pid = strtol(name + 7, &end, 10);
+	if (*end != '.' || pid <= 0 || pid == (long)getpid() ||
+	    (kill((pid_t)pid, 0) == 0 || errno != ESRCH) ||
+	    fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    time(NULL) - st.st_mtime < 10)
+		return;
+	unlinkat(pfd, name, 0);
+}
+
+/*
  * Inputs in processing/ that nobody holds: left by a crash (ours or
  * another instance's) or by an instance that stopped.  Run at start
  * and every spool.rescan.
@@ -600,6 +655,10 @@ adopt(struct sup *s)
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
 		n = strlen(de->d_name);
+		if (strncmp(de->d_name, ".lease.", 7) == 0) {
+			sweep_lease_tmp(s, de->d_name);
+			continue;
+		}
 		if (de->d_name[0] == '.' || owns_input(s, de->d_name) ||
 		    fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
@@ -1081,7 +1140,8 @@ start_finishing(struct sup *s)
 
 	for (b = s->batches; b != NULL; b = b->next) {
 		if (b->state != BATCH_RUNNING || !batch_complete(b) ||
-		    s->nfin == (int)ARRAY_SIZE(s->fin))
+		    s->nfin == (int)ARRAY_SIZE(s->fin) ||
+		    now_ms() < b->finish_after_ms)
 			continue;
 		b->state = BATCH_FINALIZING;
 		if (batch_write_status(b, s->cfg, "finalizing") == -1)
@@ -1104,8 +1164,10 @@ finished(struct sup *s, int i, int status)
 
 	s->fin[i] = s->fin[--s->nfin];
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		log_warnx("batch=%s finishing failed; will try again", b->id);
+		log_warnx("batch=%s finishing failed; will try again in 10 s",
+		    b->id);
 		b->state = BATCH_RUNNING;
+		b->finish_after_ms = now_ms() + 10000;
 		return;
 	}
 	if (b->stop_code != NULL) {
@@ -1285,7 +1347,7 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 	lease_self(&s.me);
 	s.lease_timer = loop_timer_new(s.loop, on_lease_timer, &s);
 	s.adopt_timer = loop_timer_new(s.loop, on_adopt_timer, &s);
-	loop_timer_arm(s.lease_timer, cfg->lease_ms / 3);
+	loop_timer_arm(s.lease_timer, 1000);
 	adopt(&s);
 	loop_timer_arm(s.adopt_timer, cfg->rescan_ms);
 	s.pool = pool_new(s.loop, self, (int)cfg->processes, on_worker_msg,

@@ -47,6 +47,8 @@ struct xfer {
 	uint64_t	 max_response;
 	struct http_response resp;
 	char		 errbuf[CURL_ERROR_SIZE];
+	struct xfer	*prev;		/* the worker's list of transfers */
+	struct xfer	*next;
 };
 
 struct worker {
@@ -55,6 +57,7 @@ struct worker {
 	struct loop_timer *curl_timer;
 	struct chan	 chan;
 	struct wendpoint endpoints[SPOOL_MAX_ENDPOINTS];
+	struct xfer	*xfers;
 	int		 inflight;
 	bool		 closing;
 };
@@ -82,9 +85,16 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* Unlinks x from the worker's list and frees it. */
 static void
-xfer_free(struct xfer *x)
+xfer_free(struct worker *w, struct xfer *x)
 {
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		w->xfers = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
 	curl_easy_cleanup(x->easy);
 	curl_slist_free_all(x->headers);
 	buf_release(&x->body);
@@ -152,7 +162,7 @@ check_done(struct worker *w)
 		    (char **)&x);
 		send_result(w, x, msg->data.result);
 		curl_multi_remove_handle(w->multi, x->easy);
-		xfer_free(x);
+		xfer_free(w, x);
 		w->inflight--;
 	}
 	flush_chan(w);
@@ -320,6 +330,10 @@ handle_task(struct worker *w, struct proto_msg *m)
 	curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
 	if (curl_multi_add_handle(w->multi, x->easy) != CURLM_OK)
 		fatalx("curl_multi_add_handle failed");
+	x->next = w->xfers;
+	if (w->xfers != NULL)
+		w->xfers->prev = x;
+	w->xfers = x;
 	w->inflight++;
 }
 
@@ -394,6 +408,10 @@ worker_main(int fd)
 		fatal("epoll_wait");
 	log_debug("supervisor gone, exiting with %d in flight", w.inflight);
 	/* Abandon in-flight transfers: the supervisor re-sends them. */
+	while (w.xfers != NULL) {
+		curl_multi_remove_handle(w.multi, w.xfers->easy);
+		xfer_free(&w, w.xfers);
+	}
 	curl_multi_cleanup(w.multi);
 	loop_timer_free(w.curl_timer);
 	loop_free(w.loop);
