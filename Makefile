@@ -95,8 +95,14 @@ deps:
 unit: $(UNIT_BINS)
 	CMOCKA_MESSAGE_OUTPUT=TAP prove -e '' $(UNIT_BINS)
 
+# The I/O fault injection shim (LD_PRELOAD) for tests/e2e/410-io-faults.t.
+$(BUILD)/tests/iofault.so: tests/fault/iofault.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -fPIC \
+	    -shared -o $@ $< -ldl
+
 # The e2e scripts install into a temporary prefix from $(BUILD).
-e2e: $(BINS)
+e2e: $(BINS) $(BUILD)/tests/iofault.so
 	SPOOLD_BUILD=$(abspath $(BUILD)) SPOOLD_SRC=$(CURDIR) \
 	    prove $(PROVE_FLAGS) $(E2E_TESTS)
 

@@ -147,6 +147,8 @@ batch_alloc(const char *id, enum batch_kind kind)
 	snprintf(b->id, sizeof(b->id), "%s", id);
 	b->kind = kind;
 	b->input_fd = b->results_fd = b->out_fd = b->err_fd = -1;
+	b->att_fd = -1;
+	buf_init(&b->att_pending);
 	buf_init(&b->ahead);
 	buf_init(&b->out_pending);
 	buf_init(&b->err_pending);
@@ -172,6 +174,11 @@ batch_free(struct batch *b)
 		close(b->out_fd);
 	if (b->err_fd != -1)
 		close(b->err_fd);
+	if (b->att_fd != -1)
+		close(b->att_fd);
+	free(b->att_keys);
+	free(b->att_vals);
+	buf_release(&b->att_pending);
 	for (i = 0; i < b->nmembers; i++)
 		free(b->members[i]);
 	free(b->members);
@@ -273,6 +280,79 @@ replay_line(const struct input_line *l, void *arg)
 	return 0;
 }
 
+static void
+att_set(struct batch *b, uint64_t ordinal, uint32_t n)
+{
+	uint64_t key = ordinal + 1, *oldk;
+	uint32_t *oldv;
+	size_t i, j, oldcap;
+
+	if (b->att_n * 2 >= b->att_cap) {
+		oldk = b->att_keys;
+		oldv = b->att_vals;
+		oldcap = b->att_cap;
+		b->att_cap = oldcap ? oldcap * 2 : 64;
+		b->att_keys = xcalloc(b->att_cap, sizeof(*b->att_keys));
+		b->att_vals = xcalloc(b->att_cap, sizeof(*b->att_vals));
+		b->att_n = 0;
+		for (i = 0; i < oldcap; i++)
+			if (oldk[i] != 0)
+				att_set(b, oldk[i] - 1, oldv[i]);
+		free(oldk);
+		free(oldv);
+	}
+	for (j = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (b->att_cap - 1);
+	    b->att_keys[j] != 0 && b->att_keys[j] != key;
+	    j = (j + 1) & (b->att_cap - 1))
+		;
+	if (b->att_keys[j] == 0) {
+		b->att_keys[j] = key;
+		b->att_n++;
+	}
+	if (n > b->att_vals[j])
+		b->att_vals[j] = n;
+}
+
+uint32_t
+batch_attempts(const struct batch *b, uint64_t ordinal)
+{
+	uint64_t key = ordinal + 1;
+	size_t j;
+
+	if (b->att_cap == 0)
+		return 0;
+	for (j = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (b->att_cap - 1);
+	    b->att_keys[j] != 0; j = (j + 1) & (b->att_cap - 1))
+		if (b->att_keys[j] == key)
+			return b->att_vals[j];
+	return 0;
+}
+
+void
+batch_note_attempt(struct batch *b, uint64_t ordinal, uint32_t n)
+{
+	att_set(b, ordinal, n);
+	buf_addf(&b->att_pending, "%llu %u\n", (unsigned long long)ordinal,
+	    n);
+}
+
+static int
+replay_attempt(const struct input_line *l, void *arg)
+{
+	struct batch *b = arg;
+	unsigned long long ord;
+	unsigned int n;
+	char tmp[64];
+
+	if (l->too_long || l->len >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, l->data, l->len);
+	tmp[l->len] = '\0';
+	if (sscanf(tmp, "%llu %u", &ord, &n) == 2)
+		att_set(b, ord, n);
+	return 0;
+}
+
 /* Opens output.jsonl and errors.jsonl for appending, replaying them. */
 static int
 open_journal(struct batch *b, struct idset *done)
@@ -297,6 +377,12 @@ open_journal(struct batch *b, struct idset *done)
 	r.ok = false;
 	if (input_scan_lines(b->err_fd, SIZE_MAX / 2, replay_line, &r,
 	    NULL) == -1)
+		return -1;
+	/* Hidden: not a result, just how many attempts were spent. */
+	b->att_fd = openat(b->results_fd, ".attempts", O_RDWR | O_APPEND |
+	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
+	if (b->att_fd == -1 || repair_tail(b->att_fd) == -1 ||
+	    input_scan_lines(b->att_fd, 256, replay_attempt, b, NULL) == -1)
 		return -1;
 	return 0;
 }
@@ -748,7 +834,7 @@ batch_record(struct batch *b, uint64_t ordinal, bool ok, const char *line,
 bool
 batch_has_pending(const struct batch *b)
 {
-	return b->npending > 0;
+	return b->npending > 0 || b->att_pending.len > 0;
 }
 
 /* results/BATCH/CUSTOM_ID.json for a loose request (SPEC §4). */
@@ -775,6 +861,12 @@ batch_commit(struct batch *b, struct spool *sp)
 	struct pending *p;
 
 	(void)sp;
+	if (b->att_pending.len > 0) {
+		if (write_full(b->att_fd, b->att_pending.data,
+		    b->att_pending.len) == -1 || fdatasync(b->att_fd) == -1)
+			return -1;
+		buf_reset(&b->att_pending);
+	}
 	if (b->npending == 0)
 		return 0;
 	/*

@@ -88,6 +88,14 @@ struct batch {
 	const char	*stop_code;	/* NULL, batch_cancelled, batch_expired */
 	const char	*final_status;	/* completed, cancelled, expired */
 	uint64_t	 lease_renewed_ms;
+	uint64_t	 blocked_until_ms;	/* its endpoint is paused */
+	/* attempts spent by retried requests, durable in .attempts */
+	int		 att_fd;
+	uint64_t	*att_keys;		/* ordinal + 1; 0 = empty */
+	uint32_t	*att_vals;
+	size_t		 att_cap;
+	size_t		 att_n;
+	struct buf	 att_pending;
 	uint64_t	 finish_after_ms;	/* retry a failed finish then */
 	struct batch	*next;
 };
@@ -131,6 +139,12 @@ int		 batch_read_task(struct batch *b, const struct req_ref *ref,
  */
 bool		 batch_stop_step(struct batch *b, const struct task_limits *lim,
 		    size_t max);
+/* Attempts already spent on a request (survives restarts). */
+uint32_t	 batch_attempts(const struct batch *b, uint64_t ordinal);
+/* Notes that attempt n of a request failed and will be retried;
+ * made durable by the next batch_commit. */
+void		 batch_note_attempt(struct batch *b, uint64_t ordinal,
+		    uint32_t n);
 /* Buffers a result line (takes nothing; copies line). */
 void		 batch_record(struct batch *b, uint64_t ordinal, bool ok,
 		    const char *line, size_t len, uint64_t tin, uint64_t tout,

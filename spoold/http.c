@@ -25,7 +25,45 @@ http_response_init(struct http_response *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->retry_after_ms = -1;
+	r->reset_ms = -1;
 	r->should_retry = -1;
+}
+
+/*
+ * OpenAI's x-ratelimit-reset-* values are Go durations ("1s", "6m0s",
+ * "250ms", "1.5s").  Returns milliseconds or -1.
+ */
+static int64_t
+parse_go_duration(const char *v, size_t len)
+{
+	char tmp[64], *p, *end;
+	double total = 0, d;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, v, len);
+	tmp[len] = '\0';
+	for (p = tmp; *p != '\0'; p = end) {
+		d = strtod(p, &end);
+		if (end == p || d < 0)
+			return -1;
+		if (strncmp(end, "ms", 2) == 0) {
+			end += 2;
+		} else if (*end == 'h') {
+			d *= 3600000;
+			end++;
+		} else if (*end == 'm') {
+			d *= 60000;
+			end++;
+		} else if (*end == 's') {
+			d *= 1000;
+			end++;
+		} else {
+			return -1;
+		}
+		total += d;
+	}
+	return total > 86400000.0 ? -1 : (int64_t)total;
 }
 
 /* The value of header name in line, trimmed; NULL if another header. */
@@ -86,6 +124,13 @@ http_parse_header(struct http_response *r, const char *line, size_t len)
 		if (r->retry_after_ms < 0 &&
 		    (ms = parse_ms(v, vlen, 1000)) >= 0)
 			r->retry_after_ms = ms;
+	} else if ((v = header_value(line, len, "x-ratelimit-reset-requests",
+	    &vlen)) != NULL ||
+	    (v = header_value(line, len, "x-ratelimit-reset-tokens", &vlen)) !=
+	    NULL) {
+		/* The later of the two resets is when a retry can pass. */
+		if ((ms = parse_go_duration(v, vlen)) > r->reset_ms)
+			r->reset_ms = ms;
 	} else if ((v = header_value(line, len, "x-should-retry", &vlen)) !=
 	    NULL) {
 		if (vlen == 4 && strncasecmp(v, "true", 4) == 0)
@@ -142,7 +187,11 @@ http_classify(const struct http_response *r, struct http_verdict *v)
 		return;
 	}
 	if (r->curl_code != CURLE_OK || r->status == 0) {
-		v->outcome = OUTCOME_RETRY;
+		/* Nobody listening, or no such host: the endpoint is down,
+		 * not this request. */
+		v->outcome = r->curl_code == CURLE_COULDNT_CONNECT ||
+		    r->curl_code == CURLE_COULDNT_RESOLVE_HOST ?
+		    OUTCOME_ENDPOINT_DOWN : OUTCOME_RETRY;
 		if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
 			snprintf(v->code, sizeof(v->code), "request_timeout");
 		else
@@ -163,7 +212,11 @@ http_classify(const struct http_response *r, struct http_verdict *v)
 		snprintf(v->code, sizeof(v->code), "http_%ld", r->status);
 	snprintf(v->message, sizeof(v->message), "HTTP %ld%s%s", r->status,
 	    pmsg[0] != '\0' ? ": " : "", pmsg);
-	if (r->should_retry == 1)
+	if (r->status == 429 && v->retry_after_ms < 0)
+		v->retry_after_ms = r->reset_ms;
+	if (r->status == 401 || r->status == 403)
+		v->outcome = OUTCOME_ENDPOINT_DOWN;	/* our credentials */
+	else if (r->should_retry == 1)
 		v->outcome = OUTCOME_RETRY;
 	else if (r->should_retry == 0)
 		v->outcome = OUTCOME_FAIL;

@@ -21,6 +21,7 @@ struct http_response {
 	int		 too_large;	/* body over the limit, cut off */
 	char		 request_id[128];
 	int64_t		 retry_after_ms;	/* -1: none given */
+	int64_t		 reset_ms;	/* x-ratelimit-reset-*: -1 none */
 	int		 should_retry;	/* -1 unknown, 0 no, 1 yes */
 };
 

@@ -56,6 +56,23 @@ struct retry {
 	struct req_ref	 ref;
 };
 
+/*
+ * An endpoint that is down (refused connections, rejected credentials,
+ * a run of failures) is paused with a growing backoff; its requests wait
+ * without spending attempts.  When the pause ends, one request probes
+ * it; its success resumes the endpoint.
+ */
+struct epstate {
+	uint64_t	 paused_until;	/* monotonic ms; 0: not paused */
+	uint64_t	 pause_ms;	/* current backoff */
+	uint32_t	 failures;	/* consecutive retryable failures */
+	bool		 probing;	/* one request in flight decides */
+};
+
+#define EP_FAILURES_PAUSE	10
+#define EP_PAUSE_MIN_MS		1000
+#define EP_PAUSE_MAX_MS		60000
+
 struct finishing {
 	pid_t		 pid;
 	struct batch	*b;
@@ -83,6 +100,7 @@ struct sup {
 	size_t		 heapcap;
 	int		*worker_load;
 	uint64_t	 ep_load[SPOOL_MAX_ENDPOINTS];
+	struct epstate	 ep[SPOOL_MAX_ENDPOINTS];
 	struct finishing fin[64];
 	int		 nfin;
 	struct loop_timer *retry_timer;
@@ -779,6 +797,7 @@ pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
 		struct batch *next = b->next != NULL ? b->next : s->batches;
 
 		if (b->state == BATCH_RUNNING && b->stop_code == NULL &&
+		    b->blocked_until_ms <= now_ms() &&
 		    batch_next(b, s->lim.max_line, ref)) {
 			b->inflight++;
 			s->rr = next;
@@ -803,6 +822,57 @@ record_failure(struct sup *s, struct batch *b, uint64_t ordinal,
 	batch_record(b, ordinal, false, line.data, line.len, 0, 0, custom_id);
 	buf_release(&line);
 	b->inflight--;
+}
+
+static void
+ep_pause(struct sup *s, int ep, const char *why)
+{
+	struct epstate *e = &s->ep[ep];
+
+	e->pause_ms = e->pause_ms == 0 ? EP_PAUSE_MIN_MS :
+	    e->pause_ms * 2 > EP_PAUSE_MAX_MS ? EP_PAUSE_MAX_MS :
+	    e->pause_ms * 2;
+	e->paused_until = now_ms() + e->pause_ms;
+	e->probing = false;
+	e->failures = 0;
+	log_warnx("endpoint %s paused for %llu ms: %s; its requests wait",
+	    s->cfg->endpoints[ep].name, (unsigned long long)e->pause_ms, why);
+}
+
+static void
+ep_ok(struct sup *s, int ep)
+{
+	struct epstate *e = &s->ep[ep];
+
+	if (e->pause_ms > 0)
+		log_info("endpoint %s is back", s->cfg->endpoints[ep].name);
+	e->pause_ms = 0;
+	e->paused_until = 0;
+	e->probing = false;
+	e->failures = 0;
+}
+
+/* May a request go to ep now?  Otherwise until when to wait. */
+static bool
+ep_open(struct sup *s, int ep, uint64_t *until)
+{
+	struct epstate *e = &s->ep[ep];
+	uint64_t now = now_ms();
+
+	if (e->paused_until > now) {
+		*until = e->paused_until;
+		return false;
+	}
+	if (e->paused_until != 0) {
+		/* The pause is over: let one probe through. */
+		e->paused_until = 0;
+		e->probing = true;
+	}
+	if (e->probing && s->ep_load[ep] > 0) {
+		*until = now + 200;
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -831,6 +901,7 @@ dispatch(struct sup *s)
 	char *body;
 	size_t mark;
 	int w, i, ep, budget = 4096;
+	uint64_t until;
 	const struct endpoint_config *ec;
 
 	if (s->draining)
@@ -851,6 +922,16 @@ dispatch(struct sup *s)
 			continue;
 		}
 		ec = &s->cfg->endpoints[ep];
+		if (!ep_open(s, ep, &until)) {
+			/* Hold it, and its batch, until the endpoint is back
+			 * (a batch mostly uses one endpoint). */
+			struct retry r = { until, b, ref };
+
+			heap_push(s, &r);
+			b->blocked_until_ms = until;
+			task_release(&t);
+			continue;
+		}
 		if (ec->max_inflight > 0 && s->ep_load[ep] >= ec->max_inflight) {
 			/* The endpoint is full: look again shortly. */
 			struct retry r = { now_ms() + 20, b, ref };
@@ -859,6 +940,8 @@ dispatch(struct sup *s)
 			task_release(&t);
 			break;
 		}
+		if (ref.attempt == 0)
+			ref.attempt = batch_attempts(b, ref.ordinal);
 		i = slot_alloc(s);
 		sl = &s->slots[i];
 		sl->used = true;
@@ -932,6 +1015,27 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 		slot_release(s, (int)idx);
 		return;
 	}
+	if (outcome == OUTCOME_ENDPOINT_DOWN && b->stop_code == NULL) {
+		struct retry r;
+
+		/* Not the request's fault: the attempt is given back. */
+		if (s->ep[sl->endpoint].paused_until == 0)
+			ep_pause(s, sl->endpoint, status == 401 ||
+			    status == 403 ? "credentials rejected" :
+			    "cannot connect");
+		r.b = b;
+		r.ref = sl->ref;
+		r.ref.attempt--;
+		r.due = s->ep[sl->endpoint].paused_until;
+		heap_push(s, &r);
+		slot_release(s, (int)idx);
+		return;
+	}
+	if (outcome == OUTCOME_OK)
+		ep_ok(s, sl->endpoint);
+	else if (outcome == OUTCOME_RETRY &&
+	    ++s->ep[sl->endpoint].failures >= EP_FAILURES_PAUSE)
+		ep_pause(s, sl->endpoint, "too many failures in a row");
 	if (outcome == OUTCOME_RETRY && sl->ref.attempt < sl->max_attempts &&
 	    b->stop_code == NULL) {
 		struct retry r;
@@ -942,6 +1046,7 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 		    backoff_ms(s->cfg, sl->ref.attempt));
 		log_debug("batch=%s task=%s attempt %u failed (HTTP %u); "
 		    "retrying", b->id, sl->custom_id, sl->ref.attempt, status);
+		batch_note_attempt(b, sl->ref.ordinal, sl->ref.attempt);
 		heap_push(s, &r);
 		slot_release(s, (int)idx);
 		return;

@@ -421,9 +421,12 @@ test_proto_http_permanent(void **state)
 	classify(400, "not json", &v);
 	assert_int_equal(v.outcome, OUTCOME_FAIL);
 	assert_string_equal(v.code, "http_400");
+	/* Our credentials, not the request: the endpoint is paused. */
 	classify(401, NULL, &v);
-	assert_int_equal(v.outcome, OUTCOME_FAIL);
+	assert_int_equal(v.outcome, OUTCOME_ENDPOINT_DOWN);
 	assert_string_equal(v.code, "http_401");
+	classify(403, NULL, &v);
+	assert_int_equal(v.outcome, OUTCOME_ENDPOINT_DOWN);
 	classify(404, "{\"error\":{\"code\":null,\"message\":\"gone\"}}", &v);
 	assert_int_equal(v.outcome, OUTCOME_FAIL);
 	assert_string_equal(v.code, "http_404");
@@ -453,9 +456,14 @@ test_proto_http_transport_errors(void **state)
 	r.curl_code = CURLE_COULDNT_CONNECT;
 	r.curl_error = "Failed to connect to 127.0.0.1 port 9";
 	http_classify(&r, &v);
-	assert_int_equal(v.outcome, OUTCOME_RETRY);
+	assert_int_equal(v.outcome, OUTCOME_ENDPOINT_DOWN);
 	assert_string_equal(v.code, "network_error");
 	assert_string_equal(v.message, r.curl_error);
+
+	http_response_init(&r);
+	r.curl_code = CURLE_RECV_ERROR;	/* a reset mid-response */
+	http_classify(&r, &v);
+	assert_int_equal(v.outcome, OUTCOME_RETRY);
 
 	http_response_init(&r);
 	r.status = 200;
@@ -494,6 +502,38 @@ static void
 feed(struct http_response *r, const char *line)
 {
 	http_parse_header(r, line, strlen(line));
+}
+
+static void
+test_proto_http_ratelimit_reset(void **state)
+{
+	struct http_response r;
+	struct http_verdict v;
+
+	(void)state;
+	http_response_init(&r);
+	feed(&r, "x-ratelimit-reset-requests: 1.5s\r\n");
+	feed(&r, "x-ratelimit-reset-tokens: 6m0s\r\n");
+	assert_int_equal(r.reset_ms, 360000);
+	r.status = 429;
+	http_classify(&r, &v);
+	assert_int_equal(v.outcome, OUTCOME_RETRY);
+	assert_int_equal(v.retry_after_ms, 360000);
+	http_response_init(&r);
+	feed(&r, "x-ratelimit-reset-requests: 250ms\r\n");
+	assert_int_equal(r.reset_ms, 250);
+	feed(&r, "x-ratelimit-reset-tokens: bogus\r\n");
+	assert_int_equal(r.reset_ms, 250);
+	/* An explicit Retry-After wins over the reset. */
+	feed(&r, "retry-after-ms: 40\r\n");
+	r.status = 429;
+	http_classify(&r, &v);
+	assert_int_equal(v.retry_after_ms, 40);
+	/* Connection refused: the endpoint, not the request. */
+	http_response_init(&r);
+	r.curl_code = 7;
+	http_classify(&r, &v);
+	assert_int_equal(v.outcome, OUTCOME_ENDPOINT_DOWN);
 }
 
 static void
@@ -602,6 +642,7 @@ main(void)
 		cmocka_unit_test(test_proto_http_transport_errors),
 		cmocka_unit_test(test_proto_http_should_retry_header),
 		cmocka_unit_test(test_proto_http_parse_header),
+		cmocka_unit_test(test_proto_http_ratelimit_reset),
 		cmocka_unit_test(test_proto_http_usage),
 	};
 
