@@ -221,8 +221,12 @@ spool_name_sanitize(const char *name, char *out, size_t outlen)
 int
 spool_fsync_dir(int dfd)
 {
-	/* Some filesystems refuse fsync on a directory: that is not data loss. */
-	if (fsync(dfd) == -1 && errno != EINVAL && errno != EROFS)
+	/*
+	 * Some filesystems refuse fsync on a directory (FUSE ones such as
+	 * sshfs say ENOSYS): their renames are as durable as they get.
+	 */
+	if (fsync(dfd) == -1 && errno != EINVAL && errno != EROFS &&
+	    errno != ENOSYS && errno != ENOTSUP)
 		return -1;
 	return 0;
 }

@@ -9,7 +9,8 @@ libarchive:libarchive-dev inih:libinih-dev
 libmicrohttpd:libmicrohttpd-dev libcrypto:libssl-dev cmocka:libcmocka-dev"
 # command -> Debian package
 cmds="pkg-config:pkg-config cc:gcc make:make prove:perl
-valgrind:valgrind curl:curl python3:python3"
+valgrind:valgrind curl:curl python3:python3 sshd:openssh-server
+ssh:openssh-client sshfs:sshfs rsync:rsync"
 
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"

@@ -3,10 +3,10 @@
  * way SQLite's test harness injects I/O errors.
  *
  *   SPOOLD_IOFAULT="OP:N:ERRNO[:persist]"
- *	OP	write | fsync | rename | open | link | mkdir | truncate | any
+ *	OP	write, fsync, rename, open, link, mkdir, truncate or any
  *	N	the Nth matching call (1-based), counted from process start
  *	ERRNO	EIO or ENOSPC
- *	persist	fail call N and every later matching call (a full disk);
+ *	persist	fail call N and every later matching one (a full disk);
  *		without it only call N fails and the fault then clears
  *   SPOOLD_IOFAULT_PATH=DIR
  *	count only calls on paths under DIR (fd-based calls are resolved
@@ -227,10 +227,10 @@ at_counts(int dirfd, const char *name)
  * it must fail with, or 0 to let it through.
  */
 static int
-tick(enum op op, bool counts, const char *what)
+tick(enum op op, bool counts, const char *what, int fd, const char *name)
 {
 	uint64_t n, n_any, mine;
-	char msg[256];
+	char msg[4096 + 256], path[4096];
 	size_t at;
 
 	if (sh == NULL || !counts)
@@ -256,6 +256,22 @@ tick(enum op op, bool counts, const char *what)
 	at = put_u64(msg, sizeof(msg), at, mine);
 	at = put_str(msg, sizeof(msg), at, " (");
 	at = put_str(msg, sizeof(msg), at, what);
+	at = put_str(msg, sizeof(msg), at, " ");
+	/* For *at calls fd is the directory and name the file in it. */
+	if (name == NULL || name[0] != '/') {
+		if (fd == AT_FDCWD) {
+			if (getcwd(path, sizeof(path)) == NULL)
+				path[0] = '\0';
+		} else {
+			fd_path(fd, path, sizeof(path));
+		}
+		at = put_str(msg, sizeof(msg), at, path);
+	}
+	if (name != NULL) {
+		if (name[0] != '/')
+			at = put_str(msg, sizeof(msg), at, "/");
+		at = put_str(msg, sizeof(msg), at, name);
+	}
 	at = put_str(msg, sizeof(msg), at, ") fails with ");
 	at = put_str(msg, sizeof(msg), at, fault_errno == EIO ? "EIO" :
 	    "ENOSPC");
@@ -264,8 +280,8 @@ tick(enum op op, bool counts, const char *what)
 	return fault_errno;
 }
 
-#define FAIL_IF(op, counts, what, ret) do {				\
-	int e_ = tick((op), (counts), (what));				\
+#define FAIL_IF(op, counts, what, fd, name, ret) do {			\
+	int e_ = tick((op), (counts), (what), (fd), (name));		\
 									\
 	if (e_ != 0) {							\
 		errno = e_;						\
@@ -416,21 +432,22 @@ ssize_t
 write(int fd, const void *buf, size_t len)
 {
 	/* stdout and stderr never count: that is where we report. */
-	FAIL_IF(OP_WRITE, fd > STDERR_FILENO && fd_counts(fd), "write", -1);
+	FAIL_IF(OP_WRITE, fd > STDERR_FILENO && fd_counts(fd),
+	    "write", fd, NULL, -1);
 	return REAL(write)(fd, buf, len);
 }
 
 ssize_t
 pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	FAIL_IF(OP_WRITE, fd_counts(fd), "pwrite", -1);
+	FAIL_IF(OP_WRITE, fd_counts(fd), "pwrite", fd, NULL, -1);
 	return REAL(pwrite)(fd, buf, len, off);
 }
 
 ssize_t
 pwrite64(int fd, const void *buf, size_t len, off64_t off)
 {
-	FAIL_IF(OP_WRITE, fd_counts(fd), "pwrite64", -1);
+	FAIL_IF(OP_WRITE, fd_counts(fd), "pwrite64", fd, NULL, -1);
 	return REAL(pwrite64)(fd, buf, len, off);
 }
 
@@ -439,14 +456,14 @@ pwrite64(int fd, const void *buf, size_t len, off64_t off)
 int
 fsync(int fd)
 {
-	FAIL_IF(OP_FSYNC, fd_counts(fd), "fsync", -1);
+	FAIL_IF(OP_FSYNC, fd_counts(fd), "fsync", fd, NULL, -1);
 	return REAL(fsync)(fd);
 }
 
 int
 fdatasync(int fd)
 {
-	FAIL_IF(OP_FSYNC, fd_counts(fd), "fdatasync", -1);
+	FAIL_IF(OP_FSYNC, fd_counts(fd), "fdatasync", fd, NULL, -1);
 	return REAL(fdatasync)(fd);
 }
 
@@ -456,7 +473,7 @@ int
 rename(const char *from, const char *to)
 {
 	FAIL_IF(OP_RENAME, at_counts(AT_FDCWD, from) ||
-	    at_counts(AT_FDCWD, to), "rename", -1);
+	    at_counts(AT_FDCWD, to), "rename", AT_FDCWD, to, -1);
 	return REAL(rename)(from, to);
 }
 
@@ -464,7 +481,7 @@ int
 renameat(int fromfd, const char *from, int tofd, const char *to)
 {
 	FAIL_IF(OP_RENAME, at_counts(fromfd, from) || at_counts(tofd, to),
-	    "renameat", -1);
+	    "renameat", tofd, to, -1);
 	return REAL(renameat)(fromfd, from, tofd, to);
 }
 
@@ -473,7 +490,7 @@ renameat2(int fromfd, const char *from, int tofd, const char *to,
     unsigned int flags)
 {
 	FAIL_IF(OP_RENAME, at_counts(fromfd, from) || at_counts(tofd, to),
-	    "renameat2", -1);
+	    "renameat2", tofd, to, -1);
 	return REAL(renameat2)(fromfd, from, tofd, to, flags);
 }
 
@@ -497,7 +514,7 @@ open(const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, flags, mode);
-	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path), "open", -1);
+	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path), "open", AT_FDCWD, path, -1);
 	return REAL(open)(path, flags, mode);
 }
 
@@ -507,7 +524,8 @@ open64(const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, flags, mode);
-	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path), "open64", -1);
+	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path),
+	    "open64", AT_FDCWD, path, -1);
 	return REAL(open64)(path, flags, mode);
 }
 
@@ -517,7 +535,7 @@ openat(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, flags, mode);
-	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat", -1);
+	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat", dirfd, path, -1);
 	return REAL(openat)(dirfd, path, flags, mode);
 }
 
@@ -527,7 +545,7 @@ openat64(int dirfd, const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	OPEN_MODE(flags, flags, mode);
-	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat64", -1);
+	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat64", dirfd, path, -1);
 	return REAL(openat64)(dirfd, path, flags, mode);
 }
 
@@ -540,35 +558,37 @@ int	__openat64_2(int, const char *, int);
 int
 __open_2(const char *path, int flags)
 {
-	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path), "open", -1);
+	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path), "open", AT_FDCWD, path, -1);
 	return REAL_AS(open_2, "__open_2")(path, flags);
 }
 
 int
 __open64_2(const char *path, int flags)
 {
-	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path), "open64", -1);
+	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path),
+	    "open64", AT_FDCWD, path, -1);
 	return REAL_AS(open64_2, "__open64_2")(path, flags);
 }
 
 int
 __openat_2(int dirfd, const char *path, int flags)
 {
-	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat", -1);
+	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat", dirfd, path, -1);
 	return REAL_AS(openat_2, "__openat_2")(dirfd, path, flags);
 }
 
 int
 __openat64_2(int dirfd, const char *path, int flags)
 {
-	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat64", -1);
+	FAIL_IF(OP_OPEN, at_counts(dirfd, path), "openat64", dirfd, path, -1);
 	return REAL_AS(openat64_2, "__openat64_2")(dirfd, path, flags);
 }
 
 int
 creat(const char *path, mode_t mode)
 {
-	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path), "creat", -1);
+	FAIL_IF(OP_OPEN, at_counts(AT_FDCWD, path),
+	    "creat", AT_FDCWD, path, -1);
 	return REAL(creat)(path, mode);
 }
 
@@ -578,7 +598,7 @@ int
 link(const char *from, const char *to)
 {
 	FAIL_IF(OP_LINK, at_counts(AT_FDCWD, from) ||
-	    at_counts(AT_FDCWD, to), "link", -1);
+	    at_counts(AT_FDCWD, to), "link", AT_FDCWD, to, -1);
 	return REAL(link)(from, to);
 }
 
@@ -586,34 +606,35 @@ int
 linkat(int fromfd, const char *from, int tofd, const char *to, int flags)
 {
 	FAIL_IF(OP_LINK, at_counts(fromfd, from) || at_counts(tofd, to),
-	    "linkat", -1);
+	    "linkat", tofd, to, -1);
 	return REAL(linkat)(fromfd, from, tofd, to, flags);
 }
 
 int
 mkdir(const char *path, mode_t mode)
 {
-	FAIL_IF(OP_MKDIR, at_counts(AT_FDCWD, path), "mkdir", -1);
+	FAIL_IF(OP_MKDIR, at_counts(AT_FDCWD, path),
+	    "mkdir", AT_FDCWD, path, -1);
 	return REAL(mkdir)(path, mode);
 }
 
 int
 mkdirat(int dirfd, const char *path, mode_t mode)
 {
-	FAIL_IF(OP_MKDIR, at_counts(dirfd, path), "mkdirat", -1);
+	FAIL_IF(OP_MKDIR, at_counts(dirfd, path), "mkdirat", dirfd, path, -1);
 	return REAL(mkdirat)(dirfd, path, mode);
 }
 
 int
 ftruncate(int fd, off_t len)
 {
-	FAIL_IF(OP_TRUNCATE, fd_counts(fd), "ftruncate", -1);
+	FAIL_IF(OP_TRUNCATE, fd_counts(fd), "ftruncate", fd, NULL, -1);
 	return REAL(ftruncate)(fd, len);
 }
 
 int
 ftruncate64(int fd, off64_t len)
 {
-	FAIL_IF(OP_TRUNCATE, fd_counts(fd), "ftruncate64", -1);
+	FAIL_IF(OP_TRUNCATE, fd_counts(fd), "ftruncate64", fd, NULL, -1);
 	return REAL(ftruncate64)(fd, len);
 }
