@@ -115,6 +115,7 @@ check-san:
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 check: deps
+	sh tests/lint.sh
 	$(MAKE) check-plain
 	ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1021,7 +1021,8 @@ batch_write_status(struct batch *b, const struct config *cfg,
 		data = cJSON_AddArrayToObject(errs, "data");
 		for (i = 0; i < b->nerrors; i++) {
 			e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "code", b->errors[i].err.code);
+			cJSON_AddStringToObject(e, "code",
+			    b->errors[i].err.code);
 			cJSON_AddStringToObject(e, "message",
 			    b->errors[i].err.msg);
 			cJSON_AddNullToObject(e, "param");

@@ -45,7 +45,8 @@ struct batch {
 	char		 id[SPOOL_BATCH_ID_MAX + 16];
 	enum batch_kind	 kind;
 	enum batch_state state;
-	char		 input_name[SPOOL_NAME_MAX + 1];	/* processing/ */
+	/* the input's name in processing/ */
+	char		 input_name[SPOOL_NAME_MAX + 1];
 	char		 sha256[INPUT_SHA256_HEX];
 	int		 input_fd;	/* file: the JSONL; loose: the dir */
 	int		 results_fd;
@@ -85,7 +86,7 @@ struct batch {
 	int		 nerrors;
 	bool		 status_dirty;
 	/* cancel or expiry: what is not sent yet is reported with stop_code */
-	const char	*stop_code;	/* NULL, batch_cancelled, batch_expired */
+	const char	*stop_code;	/* batch_cancelled, batch_expired */
 	const char	*final_status;	/* completed, cancelled, expired */
 	uint64_t	 lease_renewed_ms;
 	uint64_t	 blocked_until_ms;	/* its endpoint is paused */

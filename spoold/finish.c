@@ -259,7 +259,8 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 		goto out;
 	}
 	/* A leftover lease of a finished batch is swept by any instance. */
-	if (lease_remove(spool_dirfd(sp, SPOOL_PROCESSING), b->input_name) == -1)
+	if (lease_remove(spool_dirfd(sp, SPOOL_PROCESSING),
+	    b->input_name) == -1)
 		log_warn("batch=%s remove lease", b->id);
 	r = 0;
 out:

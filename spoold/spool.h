@@ -63,7 +63,8 @@ enum spool_kind	 spool_name_kind(const char *name);
  */
 int		 spool_name_stem(const char *name, char *id, size_t idlen);
 /* Copies name into out, replacing unsafe bytes by '_' (for custom_ids). */
-void		 spool_name_sanitize(const char *name, char *out, size_t outlen);
+void		 spool_name_sanitize(const char *name, char *out,
+		    size_t outlen);
 
 /* fsync a directory so that a rename in it survives a power loss. */
 int		 spool_fsync_dir(int dfd);

@@ -418,7 +418,8 @@ claim_json(struct sup *s, const char *name)
 			format_utc_compact(time(NULL), ts);
 			for (int i = 1; ; i++) {
 				if (i == 1)
-					snprintf(id, sizeof(id), "loose-%s", ts);
+					snprintf(id, sizeof(id), "loose-%s",
+					    ts);
 				else
 					snprintf(id, sizeof(id), "loose-%s.%d",
 					    ts, i);
@@ -932,7 +933,8 @@ dispatch(struct sup *s)
 			task_release(&t);
 			continue;
 		}
-		if (ec->max_inflight > 0 && s->ep_load[ep] >= ec->max_inflight) {
+		if (ec->max_inflight > 0 &&
+		    s->ep_load[ep] >= ec->max_inflight) {
 			/* The endpoint is full: look again shortly. */
 			struct retry r = { now_ms() + 20, b, ref };
 

@@ -229,7 +229,8 @@ check_keys(const cJSON *root, const char *const *keys, size_t nkeys,
 			if (strcmp(item->string, keys[i]) == 0)
 				break;
 		if (i == nkeys) {
-			err_set(err, "invalid_request", "unknown field \"%.64s\"",
+			err_set(err, "invalid_request",
+			    "unknown field \"%.64s\"",
 			    item->string);
 			return -1;
 		}

@@ -312,7 +312,8 @@ random_bytes(void *buf, size_t len)
 				continue;
 			/* No entropy source: ids need only be unique. */
 			for (i = 0; i < len; i++)
-				p[i] = (unsigned char)(random() ^ (long)now_ms());
+				p[i] = (unsigned char)(random() ^
+				    (long)now_ms());
 			return;
 		}
 		p += n;
