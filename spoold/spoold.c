@@ -32,7 +32,7 @@ usage(FILE *f)
 	    "  -w PROCESSES   worker processes (workers.processes)\n"
 	    "  --once         process what is in new/, wait, exit\n"
 	    "  --check-config check the configuration and exit\n"
-	    "  -v             more log output (repeat for debug)\n");
+	    "  -v             debug log output\n");
 }
 
 int
@@ -126,8 +126,7 @@ main(int argc, char *argv[])
 		cfg.processes = n;
 	}
 	if (verbose > 0)
-		cfg.log_level = verbose > 1 ? LOG_LEVEL_DEBUG :
-		    LOG_LEVEL_DEBUG;
+		cfg.log_level = LOG_LEVEL_DEBUG;
 	if (config_validate(&cfg, &err) == -1) {
 		fprintf(stderr, "spoold: %s\n", err.msg);
 		config_release(&cfg);
