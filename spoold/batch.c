@@ -837,21 +837,70 @@ batch_has_pending(const struct batch *b)
 	return b->npending > 0 || b->att_pending.len > 0;
 }
 
-/* results/BATCH/CUSTOM_ID.json for a loose request (SPEC §4). */
+/* The name of results/BATCH/CUSTOM_ID.json for a loose request. */
+static void
+task_file_name(const char *custom_id, char *name, size_t len)
+{
+	char safe[SPOOL_NAME_MAX - 8];
+
+	spool_name_sanitize(custom_id, safe, sizeof(safe));
+	/* Never shadow the batch's own files. */
+	if (strcmp(safe, "manifest") == 0 || strcmp(safe, "status") == 0)
+		snprintf(name, len, "_%s.json", safe);
+	else
+		snprintf(name, len, "%s.json", safe);
+}
+
+/* results/BATCH/CUSTOM_ID.json for a loose request (SPEC §4).  A failure
+ * is only logged: finishing writes what is missing. */
 static void
 write_task_file(struct batch *b, const struct pending *p)
 {
-	char name[SPOOL_NAME_MAX + 1], safe[SPOOL_NAME_MAX - 8];
+	char name[SPOOL_NAME_MAX + 1];
 
-	spool_name_sanitize(p->custom_id, safe, sizeof(safe));
-	/* Never shadow the batch's own files. */
-	if (strcmp(safe, "manifest") == 0 || strcmp(safe, "status") == 0)
-		snprintf(name, sizeof(name), "_%s.json", safe);
-	else
-		snprintf(name, sizeof(name), "%s.json", safe);
+	task_file_name(p->custom_id, name, sizeof(name));
 	if (spool_write_at(b->results_fd, name, p->line, strlen(p->line)) ==
 	    -1)
 		log_warn("batch=%s write results file %s", b->id, name);
+}
+
+static int
+ensure_task_file(const struct input_line *l, void *arg)
+{
+	struct batch *b = arg;
+	char name[SPOOL_NAME_MAX + 1], *id;
+	int r = 0;
+
+	if (l->too_long || (id = record_custom_id(l->data, l->len)) == NULL)
+		return 0;
+	task_file_name(id, name, sizeof(name));
+	free(id);
+	if (faccessat(b->results_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	{
+		struct buf line = BUF_INIT;
+
+		buf_add(&line, l->data, l->len);
+		buf_addc(&line, '\n');
+		if (spool_write_at(b->results_fd, name, line.data,
+		    line.len) == -1)
+			r = -1;
+		buf_release(&line);
+	}
+	return r;
+}
+
+int
+batch_write_task_files(struct batch *b)
+{
+	if (b->kind != BATCH_LOOSE)
+		return 0;
+	if (input_scan_lines(b->out_fd, SIZE_MAX / 2, ensure_task_file, b,
+	    NULL) == -1 ||
+	    input_scan_lines(b->err_fd, SIZE_MAX / 2, ensure_task_file, b,
+	    NULL) == -1)
+		return -1;
+	return 0;
 }
 
 int

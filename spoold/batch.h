@@ -164,6 +164,12 @@ bool		 batch_complete(const struct batch *b);
  */
 long		 batch_write_dead_letters(struct batch *b, struct spool *sp,
 		    const struct task_limits *lim);
+/*
+ * Loose batches: makes sure every result line also has its
+ * results/BATCH/CUSTOM_ID.json (one may be missing after a crash or a
+ * failed write).  0 or -1.
+ */
+int		 batch_write_task_files(struct batch *b);
 /* Writes results/BATCH/status.json atomically. */
 int		 batch_write_status(struct batch *b, const struct config *cfg,
 		    const char *status);

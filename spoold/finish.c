@@ -229,6 +229,10 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 	b->state = BATCH_DONE;
 	archive_name = xasprintf("%s%s", b->id,
 	    config_archive_suffix(cfg->archive));
+	if (batch_write_task_files(b) == -1) {
+		log_warn("batch=%s write per-request result files", b->id);
+		goto out;
+	}
 	if (describe(b->results_fd, &files[0]) == -1 ||
 	    describe(b->results_fd, &files[1]) == -1) {
 		log_warn("batch=%s read results", b->id);

@@ -176,8 +176,14 @@ examine(struct intake *in, const char *name, enum spool_kind kind,
 	}
 	fd = openat(spool_dirfd(in->sp, SPOOL_NEW), name, O_RDONLY |
 	    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd == -1)
-		return false;	/* gone: taken by another instance */
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return false;	/* gone: taken by another instance */
+		log_warn("open new/%s", name);
+		*wait_ms = in->cfg->settle_ms > 1000 ? in->cfg->settle_ms :
+		    1000;
+		return true;
+	}
 	if (writer_busy(fd)) {
 		close(fd);
 		*wait_ms = in->cfg->settle_ms;
@@ -198,8 +204,12 @@ examine(struct intake *in, const char *name, enum spool_kind kind,
 	close(fd);
 	if (complete == 1) {
 		c->held_since = 0;
-		if (in->cb(kind, name, in->arg) == -1)
-			*wait_ms = in->cfg->settle_ms;
+		/* A claim that failed is looked at again (and not idle). */
+		if (in->cb(kind, name, in->arg) == -1) {
+			*wait_ms = in->cfg->settle_ms > 1000 ?
+			    in->cfg->settle_ms : 1000;
+			return true;
+		}
 		return false;
 	}
 	if (c->held_since == 0 || c->held_size != st->st_size ||

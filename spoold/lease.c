@@ -124,7 +124,13 @@ lease_create(int pdfd, const char *input, const struct lease *l)
 		errno = saved;
 		return -1;
 	}
-	return spool_fsync_dir(pdfd);
+	/*
+	 * The lease exists now, whatever the fsync says: reporting a
+	 * failure would leave it behind unowned.  Lost in a power cut, a
+	 * lease only makes its input an orphan that adopt() takes back.
+	 */
+	spool_fsync_dir(pdfd);
+	return 0;
 }
 
 int
@@ -157,7 +163,8 @@ lease_renew(int pdfd, const char *input, const struct lease *l)
 		errno = saved;
 		return -1;
 	}
-	return spool_fsync_dir(pdfd);
+	spool_fsync_dir(pdfd);	/* as in lease_create */
+	return 0;
 }
 
 int

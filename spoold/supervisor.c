@@ -229,6 +229,24 @@ id_taken(struct sup *s, const char *id)
 	    AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/*
+ * A move whose rename happened but whose directory fsync failed: the
+ * file is ours now, and must not be forgotten (the next fsync of that
+ * directory makes the rename durable).
+ */
+static bool
+moved_anyway(int dfd, const char *name)
+{
+	int saved = errno;
+	bool there;
+
+	there = faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+	if (there)
+		log_warn("fsync after moving %s; going on", name);
+	errno = saved;
+	return there;
+}
+
 /* Our lease on a freshly claimed input. */
 static int
 lease_new(struct sup *s, const char *input)
@@ -280,7 +298,10 @@ index_claim(struct sup *s, const char *sha, const char *id, char *by,
 		return -1;
 	}
 	close(fd);
-	spool_fsync_dir(dfd);
+	if (spool_fsync_dir(dfd) == -1) {
+		close(dfd);
+		return -1;
+	}
 	close(dfd);
 	return 0;
 }
@@ -335,7 +356,8 @@ claim_jsonl(struct sup *s, const char *name)
 		}
 	}
 	if (spool_move(s->sp, SPOOL_NEW, name, SPOOL_PROCESSING, target) ==
-	    -1) {
+	    -1 && (errno == ENOENT || errno == EEXIST ||
+	    !moved_anyway(pfd, target))) {
 		int saved = errno;
 
 		lease_remove(pfd, target);
@@ -371,9 +393,16 @@ claim_jsonl(struct sup *s, const char *name)
 	if (r == -1)
 		log_warn("batch=%s write idempotency index", id);
 	if ((b = batch_open_file(s->sp, s->cfg, id, target, &err)) == NULL) {
-		log_warnx("batch=%s rejected: %s", id, err.msg);
 		if (!forced)
 			index_forget(s, sha);
+		if (strcmp(err.code, "io_error") == 0) {
+			/* Not the input's fault: adopt() tries again. */
+			log_warnx("batch=%s cannot open: %s; will retry", id,
+			    err.msg);
+			lease_remove(pfd, target);
+			return 0;
+		}
+		log_warnx("batch=%s rejected: %s", id, err.msg);
 		if (intake_fail(s->sp, SPOOL_PROCESSING, target, &err) == -1)
 			log_warn("batch=%s move to failed/", id);
 		lease_remove(pfd, target);
@@ -444,7 +473,9 @@ claim_json(struct sup *s, const char *name)
 			log_info("batch=%s opened for loose requests", id);
 		}
 		if (spool_move_at(spool_dirfd(s->sp, SPOOL_NEW), name,
-		    s->rolling->input_fd, name) == 0) {
+		    s->rolling->input_fd, name) == 0 ||
+		    (errno != ENOENT && errno != EEXIST &&
+		    moved_anyway(s->rolling->input_fd, name))) {
 			batch_add_member(s->rolling, name);
 			log_debug("batch=%s took %s", s->rolling->id, name);
 			if (s->rolling->total >= s->cfg->max_tasks)
@@ -601,14 +632,18 @@ take_lease(struct sup *s, const char *input, const struct stat *st,
 	return true;
 }
 
+static void	adopt_one(struct sup *s, const char *name,
+		    const struct stat *st);
+
 /* A lease whose input is gone (a crash after finishing): sweep it. */
 static void
 sweep_lease(struct sup *s, const char *name)
 {
-	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
-	char input[SPOOL_NAME_MAX + 1];
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING), rfd;
+	char input[SPOOL_NAME_MAX + 1], id[SPOOL_NAME_MAX + 1];
 	struct lease old;
 	size_t n = strlen(name) - strlen(".lease");
+	bool finished;
 
 	if (n == 0 || n >= sizeof(input))
 		return;
@@ -617,9 +652,29 @@ sweep_lease(struct sup *s, const char *name)
 	if (faccessat(pfd, input, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
 	    errno != ENOENT)
 		return;
-	if (lease_read(pfd, input, &old) == 0 &&
-	    lease_expired(&old, &s->me, wall_ms()))
-		lease_remove(pfd, input);
+	if (lease_read(pfd, input, &old) == -1 ||
+	    !lease_expired(&old, &s->me, wall_ms()))
+		return;
+	/*
+	 * The lease outlives the input only while a batch finishes: its
+	 * finisher died after moving the input to done/ but before the
+	 * manifest.  Put the input back; adopt() finishes it again.
+	 */
+	if (spool_name_stem(input, id, sizeof(id)) == 0 &&
+	    (rfd = spool_results_open(s->sp, id, false)) != -1) {
+		finished = faccessat(rfd, "manifest.json", F_OK, 0) == 0;
+		close(rfd);
+		if (!finished && spool_move(s->sp, SPOOL_DONE, input,
+		    SPOOL_PROCESSING, input) == 0) {
+			struct stat st;
+
+			log_info("batch=%s was not finished; resuming it", id);
+			if (fstatat(pfd, input, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				adopt_one(s, input, &st);
+			return;
+		}
+	}
+	lease_remove(pfd, input);
 }
 
 /*
@@ -645,6 +700,47 @@ sweep_lease_tmp(struct sup *s, const char *name)
 	unlinkat(pfd, name, 0);
 }
 
+/* Takes over processing/name if nobody holds it, and resumes it. */
+static void
+adopt_one(struct sup *s, const char *name, const struct stat *st)
+{
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
+	char id[SPOOL_NAME_MAX + 1];
+	struct lease mine;
+	struct batch *b;
+	struct err err;
+	bool file;
+
+	file = S_ISREG(st->st_mode) &&
+	    spool_name_kind(name) == SPOOL_KIND_JSONL;
+	if (!file && !(S_ISDIR(st->st_mode) && strncmp(name, "loose-", 6) ==
+	    0))
+		return;
+	if (!take_lease(s, name, st, &mine))
+		return;
+	if (file) {
+		spool_name_stem(name, id, sizeof(id));
+		b = batch_open_file(s->sp, s->cfg, id, name, &err);
+	} else {
+		snprintf(id, sizeof(id), "%s", name);
+		if ((b = batch_open_loose(s->sp, s->cfg, name, &err)) != NULL)
+			b->sealed = true;
+	}
+	if (b == NULL) {
+		/* A bad input fails; a disk error is tried again later. */
+		log_warnx("batch=%s cannot resume: %s", id, err.msg);
+		if (file && strcmp(err.code, "io_error") != 0)
+			intake_fail(s->sp, SPOOL_PROCESSING, name, &err);
+		lease_remove(pfd, name);
+		return;
+	}
+	b->created_at = (time_t)mine.created_s;
+	log_info("batch=%s resumed: %llu of %llu done", b->id,
+	    (unsigned long long)(b->completed + b->failed),
+	    (unsigned long long)b->total);
+	batch_link(s, b);
+}
+
 /*
  * Inputs in processing/ that nobody holds: left by a crash (ours or
  * another instance's) or by an instance that stopped.  Run at start
@@ -655,12 +751,8 @@ adopt(struct sup *s)
 {
 	struct dirent *de;
 	struct stat st;
-	struct batch *b;
-	struct lease mine;
-	struct err err;
 	DIR *dir;
 	int fd, pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
-	char id[SPOOL_NAME_MAX + 1];
 	size_t n;
 
 	if (s->draining)
@@ -685,40 +777,7 @@ adopt(struct sup *s)
 			sweep_lease(s, de->d_name);
 			continue;
 		}
-		b = NULL;
-		if (S_ISREG(st.st_mode) &&
-		    spool_name_kind(de->d_name) == SPOOL_KIND_JSONL) {
-			if (!take_lease(s, de->d_name, &st, &mine))
-				continue;
-			spool_name_stem(de->d_name, id, sizeof(id));
-			b = batch_open_file(s->sp, s->cfg, id, de->d_name,
-			    &err);
-			if (b == NULL) {
-				log_warnx("batch=%s cannot resume: %s", id,
-				    err.msg);
-				intake_fail(s->sp, SPOOL_PROCESSING,
-				    de->d_name, &err);
-				lease_remove(pfd, de->d_name);
-				continue;
-			}
-		} else if (S_ISDIR(st.st_mode) &&
-		    strncmp(de->d_name, "loose-", 6) == 0) {
-			if (!take_lease(s, de->d_name, &st, &mine))
-				continue;
-			b = batch_open_loose(s->sp, s->cfg, de->d_name, &err);
-			if (b == NULL) {
-				log_warnx("%s", err.msg);
-				continue;
-			}
-			b->sealed = true;
-		}
-		if (b != NULL) {
-			b->created_at = (time_t)mine.created_s;
-			log_info("batch=%s resumed: %llu of %llu done", b->id,
-			    (unsigned long long)(b->completed + b->failed),
-			    (unsigned long long)b->total);
-			batch_link(s, b);
-		}
+		adopt_one(s, de->d_name, &st);
 	}
 	closedir(dir);
 }
@@ -817,7 +876,14 @@ record_failure(struct sup *s, struct batch *b, uint64_t ordinal,
 {
 	struct buf line = BUF_INIT;
 
+	char stem[SPOOL_NAME_MAX + 1];
+
 	(void)s;
+	/* A loose request's custom_id defaults to its file's stem. */
+	if (custom_id == NULL && b->kind == BATCH_LOOSE &&
+	    ordinal < b->nmembers &&
+	    spool_name_stem(b->members[ordinal], stem, sizeof(stem)) == 0)
+		custom_id = stem;
 	record_format(&line, custom_id != NULL ? custom_id : "unknown", 0,
 	    NULL, NULL, 0, err->code, err->msg);
 	batch_record(b, ordinal, false, line.data, line.len, 0, 0, custom_id);
@@ -911,6 +977,15 @@ dispatch(struct sup *s)
 		if (!pick_request(s, &b, &ref))
 			break;
 		if (batch_read_task(b, &ref, &s->lim, &t, &err) == -1) {
+			if (strcmp(err.code, "io_error") == 0) {
+				/* The disk, not the request: try later. */
+				struct retry r = { now_ms() + 1000, b, ref };
+
+				log_warnx("batch=%s %s; will retry", b->id,
+				    err.msg);
+				heap_push(s, &r);
+				continue;
+			}
 			record_failure(s, b, ref.ordinal, NULL, &err);
 			continue;
 		}
