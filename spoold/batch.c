@@ -596,7 +596,7 @@ batch_open_loose(struct spool *sp, const struct config *cfg, const char *id,
 	struct idset done = { NULL, 0, 0 };
 	struct dirent *de;
 	DIR *dir;
-	int fd, pdfd = spool_dirfd(sp, SPOOL_PROCESSING);
+	int pdfd = spool_dirfd(sp, SPOOL_PROCESSING);
 	char **names = NULL;
 	size_t i, n = 0;
 
@@ -616,7 +616,7 @@ batch_open_loose(struct spool *sp, const struct config *cfg, const char *id,
 	    open_journal(b, &done) == -1)
 		goto io;
 	/* Members of an earlier run, in name order (claim order is lost). */
-	if ((fd = dup(b->input_fd)) == -1 || (dir = fdopendir(fd)) == NULL)
+	if ((dir = spool_opendir(b->input_fd)) == NULL)
 		goto io;
 	while ((de = readdir(dir)) != NULL) {
 		if (spool_name_kind(de->d_name) != SPOOL_KIND_JSON)

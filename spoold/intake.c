@@ -246,20 +246,17 @@ scan(void *arg)
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
-	int fd, dfd = spool_dirfd(in->sp, SPOOL_NEW);
+	int dfd = spool_dirfd(in->sp, SPOOL_NEW);
 	uint64_t wait_ms, next_ms = UINT64_MAX;
 	enum spool_kind kind;
 	bool waiting = false;
 
 	if (in->paused)
 		return;
-	if ((fd = dup(dfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+	if ((dir = spool_opendir(dfd)) == NULL) {
 		log_warn("scan new/");
-		if (fd != -1)
-			close(fd);
 		return;
 	}
-	rewinddir(dir);
 	in->held = 0;
 	while ((de = readdir(dir)) != NULL && !in->paused) {
 		const char *name = de->d_name;

@@ -399,22 +399,33 @@ spool_results_open(struct spool *sp, const char *batch, bool create)
 	    O_CLOEXEC);
 }
 
+DIR *
+spool_opendir(int dfd)
+{
+	DIR *dir;
+	int fd;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return NULL;
+	if ((dir = fdopendir(fd)) == NULL) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return dir;
+}
+
 int
 spool_sweep_tmp(int dfd, long age_s)
 {
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
-	int fd;
 	time_t now = time(NULL);
 
-	if ((fd = dup(dfd)) == -1)
+	if ((dir = spool_opendir(dfd)) == NULL)
 		return -1;
-	if ((dir = fdopendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
 		size_t n = strlen(de->d_name);
 

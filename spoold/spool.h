@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -100,6 +101,13 @@ int		 spool_tmp_write(struct spool_tmp *t, const void *buf,
 int		 spool_tmp_commit(struct spool_tmp **tp, const char *name);
 /* Unlinks the temp file; NULL-safe; *tp is freed and NULL. */
 void		 spool_tmp_abort(struct spool_tmp **tp);
+
+/*
+ * A fresh listing of the directory dfd (closedir when done).  Opened
+ * anew rather than dup'ed and rewound: a dup shares the open directory,
+ * and FUSE filesystems such as sshfs never list a rewound one again.
+ */
+DIR		*spool_opendir(int dfd);
 
 /* Removes hidden temp files (.*.tmp) older than age_s from dfd. */
 int		 spool_sweep_tmp(int dfd, long age_s);

@@ -627,8 +627,8 @@ take_lease(struct sup *s, const char *input, const struct stat *st,
 		mine->created_s = old.created_s;
 	if (lease_takeover(pfd, input, &old, mine) == -1)
 		return false;
-	log_info("took over %s from %s pid %d (lease expired)", input,
-	    old.host, old.pid);
+	log_info("took over %s from %s pid %d (its lease expired or its "
+	    "process is gone)", input, old.host, old.pid);
 	return true;
 }
 
@@ -752,18 +752,15 @@ adopt(struct sup *s)
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
-	int fd, pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
+	int pfd = spool_dirfd(s->sp, SPOOL_PROCESSING);
 	size_t n;
 
 	if (s->draining)
 		return;
-	if ((fd = dup(pfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+	if ((dir = spool_opendir(pfd)) == NULL) {
 		log_warn("read processing/");
-		if (fd != -1)
-			close(fd);
 		return;
 	}
-	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
 		n = strlen(de->d_name);
 		if (strncmp(de->d_name, ".lease.", 7) == 0) {

@@ -200,12 +200,9 @@ count_dir(struct spool *sp, enum spool_dir d)
 	struct dirent *de;
 	DIR *dir;
 	long n = 0;
-	int fd;
 
-	if ((fd = dup(spool_dirfd(sp, d))) == -1 ||
-	    (dir = fdopendir(fd)) == NULL)
+	if ((dir = spool_opendir(spool_dirfd(sp, d))) == NULL)
 		return -1;
-	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL)
 		if (de->d_name[0] != '.' &&
 		    !(d == SPOOL_FAILED && strstr(de->d_name, ".error.json")))
@@ -250,7 +247,7 @@ cmd_status(int argc, char **argv)
 	cJSON *out, *q, *arr, *st, *e;
 	DIR *dir;
 	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	int fd, rfd, bfd;
+	int rfd, bfd;
 	size_t i;
 	char *text;
 
@@ -267,7 +264,7 @@ cmd_status(int argc, char **argv)
 		    (double)count_dir(sp, dirs[i]));
 	arr = cJSON_AddArrayToObject(out, "batches");
 	rfd = spool_dirfd(sp, SPOOL_RESULTS);
-	if ((fd = dup(rfd)) != -1 && (dir = fdopendir(fd)) != NULL) {
+	if ((dir = spool_opendir(rfd)) != NULL) {
 		while ((de = readdir(dir)) != NULL) {
 			if (de->d_name[0] == '.')
 				continue;

@@ -26,9 +26,9 @@ _sshd_skip() {
 
 sshd_require() {
 	[ -x "$SSHD_BIN" ] || _sshd_skip "no $SSHD_BIN (openssh-server)"
-	for _c in ssh ssh-keygen; do
-		command -v $_c >/dev/null 2>&1 ||
-		    _sshd_skip "no $_c (openssh-client)"
+	for _sshd_c in ssh ssh-keygen; do
+		command -v $_sshd_c >/dev/null 2>&1 ||
+		    _sshd_skip "no $_sshd_c (openssh-client)"
 	done
 	# Privilege separation wants /run/sshd; only root may make it.
 	if [ "$(id -u)" = 0 ]; then
@@ -81,9 +81,9 @@ start_sshd() {
 	SSH_OPTS="-i $SSH_KEY -o IdentitiesOnly=yes -o BatchMode=yes \
 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
 -o LogLevel=ERROR -o ConnectTimeout=10"
-	_try=0
+	_sshd_try=0
 	while :; do
-		_try=$((_try + 1))
+		_sshd_try=$((_sshd_try + 1))
 		SSHD_PORT=$(_sshd_free_port)
 		cat > "$SSHD_DIR/sshd_config" <<EOC
 ListenAddress 127.0.0.1
@@ -110,16 +110,16 @@ EOC
 		    2>>"$SSHD_DIR/sshd.log" </dev/null
 		SSHD_PID=$LAST_PID
 		# Listening, or gone (most likely: the port was taken).
-		_i=0
+		_sshd_i=0
 		while ! _sshd_listening && kill -0 "$SSHD_PID" 2>/dev/null &&
-		    [ $_i -lt 100 ]; do
-			sleep 0.1; _i=$((_i + 1))
+		    [ $_sshd_i -lt 100 ]; do
+			sleep 0.1; _sshd_i=$((_sshd_i + 1))
 		done
 		_sshd_listening && break
 		kill -TERM "$SSHD_PID" 2>/dev/null
 		wait "$SSHD_PID" 2>/dev/null
 		_pids=$(echo " $_pids " | sed "s/ $SSHD_PID / /")
-		if [ $_try -ge 5 ]; then
+		if [ $_sshd_try -ge 5 ]; then
 			echo "Bail out! sshd did not start: $(tail -n 3 \
 			    "$SSHD_DIR/sshd.log" | tr '\n' ' ')"
 			exit 1
