@@ -35,6 +35,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "proto.h"
+#include "ratelimit.h"
 #include "record.h"
 #include "supervisor.h"
 #include "util.h"
@@ -47,6 +48,7 @@ struct slot {
 	int		 worker;
 	int		 endpoint;
 	uint32_t	 max_attempts;
+	uint64_t	 tokens;	/* the rate limiter's estimate */
 	char		*custom_id;
 };
 
@@ -101,6 +103,7 @@ struct sup {
 	int		*worker_load;
 	uint64_t	 ep_load[SPOOL_MAX_ENDPOINTS];
 	struct epstate	 ep[SPOOL_MAX_ENDPOINTS];
+	struct ratelimit rl[SPOOL_MAX_ENDPOINTS];
 	struct finishing fin[64];
 	int		 nfin;
 	struct loop_timer *retry_timer;
@@ -965,8 +968,7 @@ dispatch(struct sup *s)
 	char *body;
 	size_t mark;
 	int w, i, ep, budget = 4096;
-	uint64_t until;
-	const struct endpoint_config *ec;
+	uint64_t until, tokens, wait;
 
 	if (s->draining)
 		return;
@@ -994,7 +996,6 @@ dispatch(struct sup *s)
 			task_release(&t);
 			continue;
 		}
-		ec = &s->cfg->endpoints[ep];
 		if (!ep_open(s, ep, &until)) {
 			/* Hold it, and its batch, until the endpoint is back
 			 * (a batch mostly uses one endpoint). */
@@ -1005,14 +1006,18 @@ dispatch(struct sup *s)
 			task_release(&t);
 			continue;
 		}
-		if (ec->max_inflight > 0 &&
-		    s->ep_load[ep] >= ec->max_inflight) {
-			/* The endpoint is full: look again shortly. */
-			struct retry r = { now_ms() + 20, b, ref };
+		body = cJSON_PrintUnformatted(t.body);
+		tokens = ratelimit_estimate(body, strlen(body));
+		if (!ratelimit_take(&s->rl[ep], tokens, s->ep_load[ep],
+		    now_ms(), &wait)) {
+			/* Over its rpm, tpm or window: wait for budget. */
+			struct retry r = { now_ms() + wait, b, ref };
 
 			heap_push(s, &r);
+			b->blocked_until_ms = r.due;
+			cJSON_free(body);
 			task_release(&t);
-			break;
+			continue;
 		}
 		if (ref.attempt == 0)
 			ref.attempt = batch_attempts(b, ref.ordinal);
@@ -1027,7 +1032,7 @@ dispatch(struct sup *s)
 		sl->max_attempts = t.max_attempts > 0 ?
 		    (uint32_t)t.max_attempts : (uint32_t)s->cfg->max_attempts;
 		sl->custom_id = xstrdup(t.custom_id);
-		body = cJSON_PrintUnformatted(t.body);
+		sl->tokens = tokens;
 		out = pool_out(s->pool, w);
 		proto_begin(out, PROTO_TASK, &mark);
 		proto_put_u64(out, (uint64_t)sl->gen << 32 | (uint32_t)i);
@@ -1105,9 +1110,16 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 		slot_release(s, (int)idx);
 		return;
 	}
-	if (outcome == OUTCOME_OK)
+	if (outcome == OUTCOME_OK) {
 		ep_ok(s, sl->endpoint);
-	else if (outcome == OUTCOME_RETRY &&
+		ratelimit_on_success(&s->rl[sl->endpoint]);
+		ratelimit_correct(&s->rl[sl->endpoint],
+		    (int64_t)(tin + tout) - (int64_t)sl->tokens);
+	} else if (status == 429) {
+		ratelimit_on_429(&s->rl[sl->endpoint], s->ep_load[sl->endpoint],
+		    now_ms());
+	}
+	if (outcome == OUTCOME_RETRY &&
 	    ++s->ep[sl->endpoint].failures >= EP_FAILURES_PAUSE)
 		ep_pause(s, sl->endpoint, "too many failures in a row");
 	if (outcome == OUTCOME_RETRY && sl->ref.attempt < sl->max_attempts &&
@@ -1515,6 +1527,10 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 	s.status_timer = loop_timer_new(s.loop, on_status_timer, &s);
 	s.seal_timer = loop_timer_new(s.loop, on_seal_timer, &s);
 	s.worker_load = xcalloc(cfg->processes, sizeof(int));
+	for (int i = 0; i < cfg->nendpoints; i++)
+		ratelimit_init(&s.rl[i], cfg->endpoints[i].rpm,
+		    cfg->endpoints[i].tpm, cfg->endpoints[i].max_inflight,
+		    now_ms());
 	/* Temp files of a crashed writer; fresh ones may be another
 	 * instance's work in progress. */
 	spool_sweep_tmp(spool_dirfd(s.sp, SPOOL_PROCESSING), 600);

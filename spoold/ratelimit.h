@@ -1,0 +1,46 @@
+/*
+ * ratelimit - per-endpoint admission: requests per minute and tokens
+ * per minute as token buckets, and a concurrency window that backs off
+ * on 429 and recovers (AIMD).  Pure arithmetic over a clock the caller
+ * passes in; the supervisor holds one per endpoint, so the limits are
+ * shared by all workers.
+ */
+#ifndef SPOOLD_RATELIMIT_H
+#define SPOOLD_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ratelimit {
+	uint64_t	 rpm;		/* 0: no limit */
+	uint64_t	 tpm;		/* 0: no limit */
+	double		 req_tokens;
+	double		 tok_tokens;
+	uint64_t	 last_ms;
+	double		 window;	/* concurrency allowed now */
+	double		 window_max;
+	uint64_t	 last_cut_ms;
+	uint64_t	 cuts;		/* multiplicative decreases so far */
+};
+
+void	ratelimit_init(struct ratelimit *r, uint64_t rpm, uint64_t tpm,
+	    uint64_t max_inflight, uint64_t now_ms);
+/*
+ * May a request of about tokens tokens go now, with inflight requests
+ * already out?  If so the budget is taken; if not, *wait_ms says when
+ * to ask again.
+ */
+bool	ratelimit_take(struct ratelimit *r, uint64_t tokens,
+	    uint64_t inflight, uint64_t now_ms, uint64_t *wait_ms);
+/* The usage reported by the response: actual minus the estimate. */
+void	ratelimit_correct(struct ratelimit *r, int64_t delta_tokens);
+/* A 429: halve the window (at most once a second). */
+void	ratelimit_on_429(struct ratelimit *r, uint64_t inflight,
+	    uint64_t now_ms);
+/* A success: widen the window by about one per window of successes. */
+void	ratelimit_on_success(struct ratelimit *r);
+/* Tokens a request body (JSON text) will cost, estimated up front. */
+uint64_t ratelimit_estimate(const char *body, size_t len);
+
+#endif
