@@ -42,42 +42,91 @@ struct intake {
 	int			 ifd;
 	struct loop_timer	*scan_timer;
 	struct loop_timer	*rescan_timer;
-	struct cand		*cands;
+	struct cand		**cands;	/* hash table by name */
+	size_t			 ncands;
+	size_t			 nbuckets;
+	DIR			*scan_dir;	/* a scan in progress */
+	bool			 scan_waiting;
+	uint64_t		 scan_next_ms;
 	bool			 paused;
 	bool			 idle;
 	int			 held;
 };
 
+static size_t
+cand_hash(const char *name)
+{
+	size_t h = 5381;
+
+	for (; *name != '\0'; name++)
+		h = h * 33 + (unsigned char)*name;
+	return h;
+}
+
+/* Rehashes into twice as many buckets: lookups stay O(1) with 100,000
+ * files in new/. */
+static void
+cand_grow(struct intake *in)
+{
+	size_t n = in->nbuckets ? in->nbuckets * 2 : 256, i;
+	struct cand **t = xcalloc(n, sizeof(*t)), *c, *next;
+
+	for (i = 0; i < in->nbuckets; i++) {
+		for (c = in->cands[i]; c != NULL; c = next) {
+			next = c->next;
+			c->next = t[cand_hash(c->name) & (n - 1)];
+			t[cand_hash(c->name) & (n - 1)] = c;
+		}
+	}
+	free(in->cands);
+	in->cands = t;
+	in->nbuckets = n;
+}
+
 static struct cand *
 cand_get(struct intake *in, const char *name, bool create)
 {
-	struct cand *c;
+	struct cand *c, **head;
 
-	for (c = in->cands; c != NULL; c = c->next)
+	if (in->nbuckets == 0)
+		cand_grow(in);
+	head = &in->cands[cand_hash(name) & (in->nbuckets - 1)];
+	for (c = *head; c != NULL; c = c->next)
 		if (strcmp(c->name, name) == 0)
 			return c;
 	if (!create)
 		return NULL;
+	if (in->ncands >= in->nbuckets * 2) {
+		cand_grow(in);
+		head = &in->cands[cand_hash(name) & (in->nbuckets - 1)];
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->name = xstrdup(name);
-	c->next = in->cands;
-	in->cands = c;
+	c->next = *head;
+	*head = c;
+	in->ncands++;
 	return c;
 }
 
+/* Forgets names the finished scan did not see; clears the marks. */
 static void
-cand_sweep(struct intake *in)
+cand_sweep(struct intake *in, bool all)
 {
-	struct cand **pp = &in->cands, *c;
+	struct cand **pp, *c;
+	size_t i;
 
-	while ((c = *pp) != NULL) {
-		if (!c->seen) {
-			*pp = c->next;
-			free(c->name);
-			free(c);
-		} else {
-			c->seen = false;
-			pp = &c->next;
+	for (i = 0; i < in->nbuckets; i++) {
+		pp = &in->cands[i];
+		while ((c = *pp) != NULL) {
+			if (!c->seen || all) {
+				*pp = c->next;
+				free(c->name);
+				free(c);
+				in->ncands--;
+			} else {
+				c->seen = false;
+				pp = &c->next;
+			}
 		}
 	}
 }
@@ -239,83 +288,97 @@ note_once(struct intake *in, const char *name, const char *why)
 	c->noted = true;
 }
 
+/* Entries looked at per turn of the loop: one huge new/ must not
+ * stall the daemon. */
+#define SCAN_SLICE	2000
+
+/* Looks at one entry of new/; notes waits in the scan state. */
+static void
+scan_entry(struct intake *in, int dfd, const char *name)
+{
+	enum spool_kind kind;
+	struct stat st;
+	uint64_t wait_ms = 0;
+
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return;
+	kind = spool_name_kind(name);
+	if (kind == SPOOL_KIND_TEMP)
+		return;
+	if (!spool_name_ok(name)) {
+		note_once(in, name, "unsafe name");
+		return;
+	}
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		note_once(in, name, "directory batches are not supported yet");
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fail_drop(in, name, "invalid_file",
+		    "not a regular file (symlink, FIFO or device)");
+		return;
+	}
+	switch (kind) {
+	case SPOOL_KIND_OTHER:
+		fail_drop(in, name, "unsupported_file",
+		    "unknown suffix: drop .jsonl, .json or an archive");
+		break;
+	case SPOOL_KIND_ARCHIVE:
+		note_once(in, name, "archive batches are not supported yet");
+		break;
+	case SPOOL_KIND_CANCEL:
+		in->cb(kind, name, in->arg);
+		break;
+	case SPOOL_KIND_READY:
+	case SPOOL_KIND_FORCE:
+	case SPOOL_KIND_TEMP:
+		break;
+	case SPOOL_KIND_JSON:
+	case SPOOL_KIND_JSONL:
+		if (examine(in, name, kind, &st, &wait_ms))
+			in->scan_waiting = true;
+		if (wait_ms > 0 && wait_ms < in->scan_next_ms)
+			in->scan_next_ms = wait_ms;
+		break;
+	}
+}
+
+/* One slice of a full scan of new/; re-arms itself until done. */
 static void
 scan(void *arg)
 {
 	struct intake *in = arg;
 	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	int dfd = spool_dirfd(in->sp, SPOOL_NEW);
-	uint64_t wait_ms, next_ms = UINT64_MAX;
-	enum spool_kind kind;
-	bool waiting = false;
+	int dfd = spool_dirfd(in->sp, SPOOL_NEW), n;
 
 	if (in->paused)
 		return;
-	if ((dir = spool_opendir(dfd)) == NULL) {
-		log_warn("scan new/");
+	if (in->scan_dir == NULL) {
+		if ((in->scan_dir = spool_opendir(dfd)) == NULL) {
+			log_warn("scan new/");
+			return;
+		}
+		in->scan_waiting = false;
+		in->scan_next_ms = UINT64_MAX;
+		in->held = 0;
+	}
+	for (n = 0; n < SCAN_SLICE && !in->paused; n++) {
+		if ((de = readdir(in->scan_dir)) == NULL)
+			break;
+		scan_entry(in, dfd, de->d_name);
+	}
+	if (n == SCAN_SLICE && !in->paused) {
+		loop_timer_arm(in->scan_timer, 0);	/* the next slice */
 		return;
 	}
-	in->held = 0;
-	while ((de = readdir(dir)) != NULL && !in->paused) {
-		const char *name = de->d_name;
-
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-			continue;
-		kind = spool_name_kind(name);
-		if (kind == SPOOL_KIND_TEMP)
-			continue;
-		if (!spool_name_ok(name)) {
-			note_once(in, name, "unsafe name");
-			continue;
-		}
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-			continue;
-		if (S_ISDIR(st.st_mode)) {
-			note_once(in, name, "directory batches are not "
-			    "supported yet");
-			continue;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			fail_drop(in, name, "invalid_file",
-			    "not a regular file (symlink, FIFO or device)");
-			continue;
-		}
-		switch (kind) {
-		case SPOOL_KIND_OTHER:
-			fail_drop(in, name, "unsupported_file",
-			    "unknown suffix: drop .jsonl, .json or an archive");
-			break;
-		case SPOOL_KIND_ARCHIVE:
-			note_once(in, name, "archive batches are not "
-			    "supported yet");
-			break;
-		case SPOOL_KIND_CANCEL:
-			in->cb(kind, name, in->arg);
-			break;
-		case SPOOL_KIND_READY:
-		case SPOOL_KIND_FORCE:
-		case SPOOL_KIND_TEMP:
-			break;
-		case SPOOL_KIND_JSON:
-		case SPOOL_KIND_JSONL:
-			wait_ms = 0;
-			if (examine(in, name, kind, &st, &wait_ms)) {
-				waiting = true;
-				if (wait_ms < next_ms)
-					next_ms = wait_ms;
-			} else if (wait_ms > 0 && wait_ms < next_ms) {
-				next_ms = wait_ms;
-			}
-			break;
-		}
-	}
-	closedir(dir);
-	cand_sweep(in);
-	in->idle = !waiting;
-	if (next_ms != UINT64_MAX)
-		loop_timer_arm_sooner(in->scan_timer, next_ms + 10);
+	closedir(in->scan_dir);
+	in->scan_dir = NULL;
+	cand_sweep(in, false);
+	in->idle = !in->scan_waiting;
+	if (in->scan_next_ms != UINT64_MAX)
+		loop_timer_arm_sooner(in->scan_timer, in->scan_next_ms + 10);
 }
 
 static void
@@ -399,15 +462,12 @@ intake_new(struct loop *l, struct spool *sp, const struct config *cfg,
 void
 intake_free(struct intake *in)
 {
-	struct cand *c;
-
 	if (in == NULL)
 		return;
-	while ((c = in->cands) != NULL) {
-		in->cands = c->next;
-		free(c->name);
-		free(c);
-	}
+	cand_sweep(in, true);
+	free(in->cands);
+	if (in->scan_dir != NULL)
+		closedir(in->scan_dir);
 	if (in->ifd != -1) {
 		loop_del_fd(in->loop, in->ifd);
 		close(in->ifd);

@@ -333,7 +333,8 @@ spool_write_atomic(struct spool *sp, enum spool_dir d, const char *name,
 }
 
 int
-spool_move_at(int fromfd, const char *name, int tofd, const char *newname)
+spool_rename_noreplace(int fromfd, const char *name, int tofd,
+    const char *newname)
 {
 	struct stat st;
 
@@ -363,6 +364,14 @@ spool_move_at(int fromfd, const char *name, int tofd, const char *newname)
 				return -1;
 		}
 	}
+	return 0;
+}
+
+int
+spool_move_at(int fromfd, const char *name, int tofd, const char *newname)
+{
+	if (spool_rename_noreplace(fromfd, name, tofd, newname) == -1)
+		return -1;
 	/* The target first: once it is durable the input cannot be lost. */
 	if (spool_fsync_dir(tofd) == -1)
 		return -1;

@@ -83,6 +83,12 @@ int		 spool_write_atomic(struct spool *sp, enum spool_dir d,
  */
 int		 spool_move_at(int fromfd, const char *name, int tofd,
 		    const char *newname);
+/*
+ * The rename of spool_move_at without the fsyncs, for callers that
+ * group many moves under one pair of directory fsyncs.
+ */
+int		 spool_rename_noreplace(int fromfd, const char *name, int tofd,
+		    const char *newname);
 int		 spool_move(struct spool *sp, enum spool_dir from,
 		    const char *name, enum spool_dir to, const char *newname);
 

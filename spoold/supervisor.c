@@ -113,6 +113,7 @@ struct sup {
 	struct loop_timer *adopt_timer;
 	struct lease	 me;
 	struct task_limits lim;
+	bool		 claims_unsynced;	/* new/ needs an fsync */
 	int		 sigfd;
 	uint64_t	 inflight;
 };
@@ -475,10 +476,15 @@ claim_json(struct sup *s, const char *name)
 			loop_timer_arm(s->seal_timer, s->cfg->max_age_ms);
 			log_info("batch=%s opened for loose requests", id);
 		}
-		if (spool_move_at(spool_dirfd(s->sp, SPOOL_NEW), name,
-		    s->rolling->input_fd, name) == 0 ||
-		    (errno != ENOENT && errno != EEXIST &&
-		    moved_anyway(s->rolling->input_fd, name))) {
+		/*
+		 * Loose drops come by the thousand: the directory fsyncs
+		 * are grouped, once per turn of the loop, before any of
+		 * them is dispatched (sync_claims).
+		 */
+		if (spool_rename_noreplace(spool_dirfd(s->sp, SPOOL_NEW), name,
+		    s->rolling->input_fd, name) == 0) {
+			s->rolling->claims_unsynced = true;
+			s->claims_unsynced = true;
 			batch_add_member(s->rolling, name);
 			log_debug("batch=%s took %s", s->rolling->id, name);
 			if (s->rolling->total >= s->cfg->max_tasks)
@@ -1409,6 +1415,36 @@ on_status_timer(void *arg)
 	loop_timer_arm(s->status_timer, 1000);
 }
 
+/*
+ * Makes the loose claims of this turn durable before any of them is
+ * sent: a claim lost in a power cut would bring the drop back into new/
+ * and run it twice.  Like a failed journal fsync, a failure here ends
+ * the process for recovery.
+ */
+static void
+sync_claims(struct sup *s)
+{
+	struct batch *b;
+
+	if (!s->claims_unsynced)
+		return;
+	for (b = s->batches; b != NULL; b = b->next) {
+		if (!b->claims_unsynced)
+			continue;
+		if (spool_fsync_dir(b->input_fd) == -1) {
+			log_error("batch=%s fsync of claims failed; exiting "
+			    "for recovery", b->id);
+			exit(74);
+		}
+		b->claims_unsynced = false;
+	}
+	if (spool_fsync_dir(spool_dirfd(s->sp, SPOOL_NEW)) == -1) {
+		log_error("fsync new/ failed; exiting for recovery");
+		exit(74);
+	}
+	s->claims_unsynced = false;
+}
+
 static void
 before_sleep(void *arg)
 {
@@ -1416,6 +1452,7 @@ before_sleep(void *arg)
 	struct batch *b;
 	int i;
 
+	sync_claims(s);
 	dispatch(s);
 	for (b = s->batches; b != NULL; b = b->next) {
 		/* Report a stopped batch's unsent requests, in slices. */
