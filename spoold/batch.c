@@ -851,15 +851,19 @@ task_file_name(const char *custom_id, char *name, size_t len)
 		snprintf(name, len, "%s.json", safe);
 }
 
-/* results/BATCH/CUSTOM_ID.json for a loose request (SPEC §4).  A failure
- * is only logged: finishing writes what is missing. */
+/*
+ * results/BATCH/CUSTOM_ID.json for a loose request (SPEC §4), visible as
+ * soon as its line is journaled.  Derived from the journal, so it is
+ * written without fsyncs (two per file made 100,000 loose drops crawl);
+ * finishing rewrites what is missing or short and syncs them all.
+ */
 static void
 write_task_file(struct batch *b, const struct pending *p)
 {
 	char name[SPOOL_NAME_MAX + 1];
 
 	task_file_name(p->custom_id, name, sizeof(name));
-	if (spool_write_at(b->results_fd, name, p->line, strlen(p->line)) ==
+	if (spool_write_fast(b->results_fd, name, p->line, strlen(p->line)) ==
 	    -1)
 		log_warn("batch=%s write results file %s", b->id, name);
 }
@@ -868,25 +872,24 @@ static int
 ensure_task_file(const struct input_line *l, void *arg)
 {
 	struct batch *b = arg;
+	struct buf line = BUF_INIT;
 	char name[SPOOL_NAME_MAX + 1], *id;
+	struct stat st;
 	int r = 0;
 
 	if (l->too_long || (id = record_custom_id(l->data, l->len)) == NULL)
 		return 0;
 	task_file_name(id, name, sizeof(name));
 	free(id);
-	if (faccessat(b->results_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+	/* A power cut may have left it missing or empty. */
+	if (fstatat(b->results_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && (size_t)st.st_size == l->len + 1)
 		return 0;
-	{
-		struct buf line = BUF_INIT;
-
-		buf_add(&line, l->data, l->len);
-		buf_addc(&line, '\n');
-		if (spool_write_at(b->results_fd, name, line.data,
-		    line.len) == -1)
-			r = -1;
-		buf_release(&line);
-	}
+	buf_add(&line, l->data, l->len);
+	buf_addc(&line, '\n');
+	if (spool_write_fast(b->results_fd, name, line.data, line.len) == -1)
+		r = -1;
+	buf_release(&line);
 	return r;
 }
 
@@ -899,6 +902,10 @@ batch_write_task_files(struct batch *b)
 	    NULL) == -1 ||
 	    input_scan_lines(b->err_fd, SIZE_MAX / 2, ensure_task_file, b,
 	    NULL) == -1)
+		return -1;
+	/* One flush for all of them, then their names. */
+	if (syncfs(b->results_fd) == -1 || spool_fsync_dir(b->results_fd) ==
+	    -1)
 		return -1;
 	return 0;
 }

@@ -326,6 +326,32 @@ spool_write_at(int dfd, const char *name, const void *buf, size_t len)
 }
 
 int
+spool_write_fast(int dfd, const char *name, const void *buf, size_t len)
+{
+	struct spool_tmp *t;
+	int saved;
+
+	if ((t = spool_tmp_open(dfd)) == NULL)
+		return -1;
+	if (spool_tmp_write(t, buf, len) == -1 || close(t->fd) == -1) {
+		saved = errno;
+		t->fd = -1;
+		spool_tmp_abort(&t);
+		errno = saved;
+		return -1;
+	}
+	t->fd = -1;
+	if (renameat(dfd, t->name, dfd, name) == -1) {
+		saved = errno;
+		spool_tmp_abort(&t);
+		errno = saved;
+		return -1;
+	}
+	free(t);
+	return 0;
+}
+
+int
 spool_write_atomic(struct spool *sp, enum spool_dir d, const char *name,
     const void *buf, size_t len)
 {

@@ -73,6 +73,13 @@ int		 spool_fsync_dir(int dfd);
 /* Write buf as dfd/name: hidden temp, fsync, rename, fsync dfd. */
 int		 spool_write_at(int dfd, const char *name, const void *buf,
 		    size_t len);
+/*
+ * The same without the fsyncs: readers never see a partial file, but a
+ * power cut may lose it.  For derived files that the caller later makes
+ * durable in bulk (syncfs) or can rebuild.
+ */
+int		 spool_write_fast(int dfd, const char *name, const void *buf,
+		    size_t len);
 int		 spool_write_atomic(struct spool *sp, enum spool_dir d,
 		    const char *name, const void *buf, size_t len);
 
