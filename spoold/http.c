@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -26,6 +27,7 @@ http_response_init(struct http_response *r)
 	memset(r, 0, sizeof(*r));
 	r->retry_after_ms = -1;
 	r->reset_ms = -1;
+	r->remaining = -1;
 	r->should_retry = -1;
 }
 
@@ -101,6 +103,31 @@ parse_ms(const char *v, size_t len, double scale)
 	return (int64_t)(d * scale);
 }
 
+/*
+ * Anthropic's *-reset headers are RFC 3339 times ("2026-11-27T07:30:00Z"):
+ * milliseconds from now until then, or -1.
+ */
+static int64_t
+parse_rfc3339_in_ms(const char *v, size_t len)
+{
+	char tmp[64];
+	struct tm tm;
+	const char *end;
+	time_t t;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, v, len);
+	tmp[len] = '\0';
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(tmp, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return -1;
+	return t > time(NULL) ? (int64_t)(t - time(NULL)) * 1000 : 0;
+}
+
 void
 http_parse_header(struct http_response *r, const char *line, size_t len)
 {
@@ -130,6 +157,24 @@ http_parse_header(struct http_response *r, const char *line, size_t len)
 	    NULL) {
 		/* The later of the two resets is when a retry can pass. */
 		if ((ms = parse_go_duration(v, vlen)) > r->reset_ms)
+			r->reset_ms = ms;
+	} else if ((v = header_value(line, len,
+	    "x-ratelimit-remaining-requests", &vlen)) != NULL ||
+	    (v = header_value(line, len, "x-ratelimit-remaining-tokens",
+	    &vlen)) != NULL ||
+	    (v = header_value(line, len,
+	    "anthropic-ratelimit-requests-remaining", &vlen)) != NULL ||
+	    (v = header_value(line, len,
+	    "anthropic-ratelimit-tokens-remaining", &vlen)) != NULL) {
+		/* The scarcest budget is the one that matters. */
+		if ((ms = parse_ms(v, vlen, 1)) >= 0 &&
+		    (r->remaining < 0 || ms < r->remaining))
+			r->remaining = ms;
+	} else if ((v = header_value(line, len,
+	    "anthropic-ratelimit-requests-reset", &vlen)) != NULL ||
+	    (v = header_value(line, len, "anthropic-ratelimit-tokens-reset",
+	    &vlen)) != NULL) {
+		if ((ms = parse_rfc3339_in_ms(v, vlen)) > r->reset_ms)
 			r->reset_ms = ms;
 	} else if ((v = header_value(line, len, "x-should-retry", &vlen)) !=
 	    NULL) {

@@ -22,6 +22,7 @@ struct http_response {
 	char		 request_id[128];
 	int64_t		 retry_after_ms;	/* -1: none given */
 	int64_t		 reset_ms;	/* x-ratelimit-reset-*: -1 none */
+	int64_t		 remaining;	/* requests or tokens left: -1 none */
 	int		 should_retry;	/* -1 unknown, 0 no, 1 yes */
 };
 

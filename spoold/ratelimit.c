@@ -79,6 +79,10 @@ ratelimit_take(struct ratelimit *r, uint64_t tokens, uint64_t inflight,
 	uint64_t w = 0, w2;
 
 	refill(r, now_ms);
+	if (r->hold_until > now_ms) {
+		*wait_ms = r->hold_until - now_ms;
+		return false;
+	}
 	if ((double)inflight >= r->window) {
 		/* A result will free a place; look again soon. */
 		*wait_ms = 50;
@@ -125,6 +129,16 @@ ratelimit_on_429(struct ratelimit *r, uint64_t inflight, uint64_t now_ms)
 	r->window = base / 2 < 1.0 ? 1.0 : base / 2;
 	r->last_cut_ms = now_ms;
 	r->cuts++;
+}
+
+void
+ratelimit_hold(struct ratelimit *r, uint64_t until_ms)
+{
+	/* Bounded: a bogus reset must not stop an endpoint for good. */
+	if (until_ms > r->last_ms + 60000)
+		until_ms = r->last_ms + 60000;
+	if (until_ms > r->hold_until)
+		r->hold_until = until_ms;
 }
 
 void

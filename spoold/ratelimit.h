@@ -22,6 +22,7 @@ struct ratelimit {
 	double		 window_max;
 	uint64_t	 last_cut_ms;
 	uint64_t	 cuts;		/* multiplicative decreases so far */
+	uint64_t	 hold_until;	/* provider's budget spent until */
 };
 
 void	ratelimit_init(struct ratelimit *r, uint64_t rpm, uint64_t tpm,
@@ -38,6 +39,8 @@ void	ratelimit_correct(struct ratelimit *r, int64_t delta_tokens);
 /* A 429: halve the window (at most once a second). */
 void	ratelimit_on_429(struct ratelimit *r, uint64_t inflight,
 	    uint64_t now_ms);
+/* The provider's headers say nothing is left until until_ms. */
+void	ratelimit_hold(struct ratelimit *r, uint64_t until_ms);
 /* A success: widen the window by about one per window of successes. */
 void	ratelimit_on_success(struct ratelimit *r);
 /* Tokens a request body (JSON text) will cost, estimated up front. */

@@ -1069,7 +1069,7 @@ on_retry_timer(void *arg)
 static void
 on_result(struct sup *s, int widx, struct proto_msg *m)
 {
-	uint64_t key, retry_after, tin, tout;
+	uint64_t key, retry_after, tin, tout, remaining, reset;
 	uint32_t outcome, status, idx;
 	const char *line;
 	size_t len;
@@ -1080,6 +1080,8 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 	    proto_get_u32(m, &status) == -1 ||
 	    proto_get_u64(m, &retry_after) == -1 ||
 	    proto_get_u64(m, &tin) == -1 || proto_get_u64(m, &tout) == -1 ||
+	    proto_get_u64(m, &remaining) == -1 ||
+	    proto_get_u64(m, &reset) == -1 ||
 	    proto_get_bytes(m, &line, &len) == -1 || proto_done(m) == -1) {
 		log_warnx("worker %d: malformed RESULT", widx);
 		return;
@@ -1125,6 +1127,9 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 		ratelimit_on_429(&s->rl[sl->endpoint], s->ep_load[sl->endpoint],
 		    now_ms());
 	}
+	/* The provider says its budget is spent: wait for its reset. */
+	if (remaining == 1 && reset > 1)
+		ratelimit_hold(&s->rl[sl->endpoint], now_ms() + reset - 1);
 	if (outcome == OUTCOME_RETRY &&
 	    ++s->ep[sl->endpoint].failures >= EP_FAILURES_PAUSE)
 		ep_pause(s, sl->endpoint, "too many failures in a row");

@@ -134,6 +134,9 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 	proto_put_u64(&w->chan.out, (uint64_t)(v.retry_after_ms + 1));
 	proto_put_u64(&w->chan.out, tin);
 	proto_put_u64(&w->chan.out, tout);
+	/* What the rate-limit headers said: +1 so that 0 means unknown. */
+	proto_put_u64(&w->chan.out, (uint64_t)(x->resp.remaining + 1));
+	proto_put_u64(&w->chan.out, (uint64_t)(x->resp.reset_ms + 1));
 	proto_put_bytes(&w->chan.out, line.data, line.len);
 	proto_end(&w->chan.out, mark);
 	buf_release(&line);

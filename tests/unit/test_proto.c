@@ -529,6 +529,16 @@ test_proto_http_ratelimit_reset(void **state)
 	r.status = 429;
 	http_classify(&r, &v);
 	assert_int_equal(v.retry_after_ms, 40);
+	/* The scarcest of the remaining budgets, OpenAI or Anthropic. */
+	http_response_init(&r);
+	feed(&r, "x-ratelimit-remaining-requests: 59\r\n");
+	feed(&r, "x-ratelimit-remaining-tokens: 3\r\n");
+	assert_int_equal(r.remaining, 3);
+	http_response_init(&r);
+	feed(&r, "anthropic-ratelimit-requests-remaining: 0\r\n");
+	feed(&r, "anthropic-ratelimit-requests-reset: 2999-01-01T00:00:00Z\r\n");
+	assert_int_equal(r.remaining, 0);
+	assert_true(r.reset_ms > 0);
 	/* Connection refused: the endpoint, not the request. */
 	http_response_init(&r);
 	r.curl_code = 7;

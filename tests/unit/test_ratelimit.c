@@ -139,6 +139,26 @@ test_ratelimit_aimd(void **state)
 }
 
 static void
+test_ratelimit_hold(void **state)
+{
+	struct ratelimit r;
+	uint64_t wait;
+
+	(void)state;
+	ratelimit_init(&r, 0, 0, 0, 1000);
+	assert_true(ratelimit_take(&r, 1, 0, 1000, &wait));
+	/* The provider said: nothing left for 2 s. */
+	ratelimit_hold(&r, 3000);
+	assert_false(ratelimit_take(&r, 1, 0, 1500, &wait));
+	assert_int_equal(wait, 1500);
+	assert_true(ratelimit_take(&r, 1, 0, 3000, &wait));
+	/* A bogus reset far away is capped at a minute. */
+	ratelimit_hold(&r, 10000000);
+	assert_false(ratelimit_take(&r, 1, 0, 3001, &wait));
+	assert_true(wait <= 60000);
+}
+
+static void
 test_ratelimit_estimate(void **state)
 {
 	const char *b1 = "{\"model\":\"m\",\"messages\":[]}";
@@ -163,6 +183,7 @@ main(void)
 		cmocka_unit_test(test_ratelimit_tpm_correction),
 		cmocka_unit_test(test_ratelimit_huge_request_passes),
 		cmocka_unit_test(test_ratelimit_aimd),
+		cmocka_unit_test(test_ratelimit_hold),
 		cmocka_unit_test(test_ratelimit_estimate),
 	};
 
