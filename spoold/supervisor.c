@@ -1415,7 +1415,7 @@ on_status_timer(void *arg)
 
 	for (b = s->batches; b != NULL; b = b->next)
 		if (b->status_dirty && b->state == BATCH_RUNNING &&
-		    batch_write_status(b, s->cfg, "in_progress") == -1)
+		    batch_write_status(b, s->cfg, batch_status_word(b)) == -1)
 			log_warn("batch=%s write status.json", b->id);
 	loop_timer_arm(s->status_timer, 1000);
 }
@@ -1608,7 +1608,7 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 		struct lease l = s.me;
 
 		if (b->state == BATCH_RUNNING)
-			batch_write_status(b, cfg, "in_progress");
+			batch_write_status(b, cfg, batch_status_word(b));
 		l.expires_ms = 0;
 		l.created_s = (uint64_t)b->created_at;
 		if (lease_renew(spool_dirfd(s.sp, SPOOL_PROCESSING),
