@@ -272,8 +272,9 @@ examine(struct intake *in, const char *name, enum spool_kind kind,
 		    "file stayed truncated for spool.incomplete_after");
 		return false;
 	}
+	/* No timer of its own: the periodic rescan looks at it again, and
+	 * a held file does not keep spoold --once from finishing (75). */
 	in->held++;
-	*wait_ms = in->cfg->incomplete_after_ms;
 	return false;
 }
 

@@ -140,7 +140,8 @@ main(int argc, char *argv[])
 	log_init((enum log_level)cfg.log_level, (enum log_format)cfg.log_format,
 	    cfg.log_syslog);
 	setenv("SPOOLD_LOG_LEVEL", cfg.log_level == LOG_LEVEL_DEBUG ? "debug" :
-	    cfg.log_level == LOG_LEVEL_INFO ? "info" : "warn", 1);
+	    cfg.log_level == LOG_LEVEL_INFO ? "info" :
+	    cfg.log_level == LOG_LEVEL_WARN ? "warn" : "error", 1);
 	/* Workers are this binary re-executed: find it once, now. */
 	if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1) {
 		log_error("readlink /proc/self/exe");

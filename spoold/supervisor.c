@@ -251,6 +251,21 @@ moved_anyway(int dfd, const char *name)
 	return there;
 }
 
+/* With spool.require_ready, NAME.ready has done its job once NAME is
+ * claimed (SPEC §3: it is removed). */
+static void
+consume_ready(struct sup *s, const char *stem)
+{
+	char ready[SPOOL_NAME_MAX + 8];
+
+	if (!s->cfg->require_ready)
+		return;
+	snprintf(ready, sizeof(ready), "%s.ready", stem);
+	if (unlinkat(spool_dirfd(s->sp, SPOOL_NEW), ready, 0) == -1 &&
+	    errno != ENOENT)
+		log_warn("remove new/%s", ready);
+}
+
 /* Our lease on a freshly claimed input. */
 static int
 lease_new(struct sup *s, const char *input)
@@ -372,6 +387,7 @@ claim_jsonl(struct sup *s, const char *name)
 		return -1;
 	}
 	log_info("batch=%s claimed %s", id, name);
+	consume_ready(s, stem);
 	/* spoolctl submit --force leaves NAME.force: run it even if seen. */
 	snprintf(force, sizeof(force), "%s.force", stem);
 	forced = unlinkat(spool_dirfd(s->sp, SPOOL_NEW), force, 0) == 0;
@@ -442,7 +458,7 @@ on_seal_timer(void *arg)
 static int
 claim_json(struct sup *s, const char *name)
 {
-	char id[SPOOL_BATCH_ID_MAX + 16], ts[17];
+	char id[SPOOL_BATCH_ID_MAX + 16], ts[17], stem[SPOOL_NAME_MAX + 1];
 	struct err err;
 	int tries;
 
@@ -486,6 +502,8 @@ claim_json(struct sup *s, const char *name)
 			s->rolling->claims_unsynced = true;
 			s->claims_unsynced = true;
 			batch_add_member(s->rolling, name);
+			if (spool_name_stem(name, stem, sizeof(stem)) == 0)
+				consume_ready(s, stem);
 			log_debug("batch=%s took %s", s->rolling->id, name);
 			if (s->rolling->total >= s->cfg->max_tasks)
 				seal_rolling(s);

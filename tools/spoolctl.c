@@ -94,9 +94,14 @@ submit_one(struct spool *sp, const char *path, const char *batch, bool force)
 	base = strrchr(path, '/');
 	base = base != NULL ? base + 1 : path;
 	if (batch != NULL) {
-		suffix = strrchr(base, '.');
-		snprintf(name, sizeof(name), "%s%s", batch,
-		    suffix != NULL ? suffix : ".jsonl");
+		/* The whole suffix: x.tar.gz stays a .tar.gz. */
+		char stem[SPOOL_NAME_MAX + 1];
+
+		suffix = ".jsonl";
+		if (spool_name_stem(base, stem, sizeof(stem)) == 0 &&
+		    strlen(stem) < strlen(base))
+			suffix = base + strlen(stem);
+		snprintf(name, sizeof(name), "%s%s", batch, suffix);
 	} else {
 		snprintf(name, sizeof(name), "%s", base);
 	}
@@ -112,7 +117,8 @@ submit_one(struct spool *sp, const char *path, const char *batch, bool force)
 		fprintf(stderr, "spoolctl: %s: %s\n", path, strerror(errno));
 		return EX_NOINPUT;
 	}
-	if (force) {
+	/* Only batches are deduplicated, so only they take a marker. */
+	if (force && spool_name_kind(name) != SPOOL_KIND_JSON) {
 		/* The marker first: spoold looks for it when it claims. */
 		char stem[SPOOL_NAME_MAX + 1], marker[SPOOL_NAME_MAX + 8];
 
@@ -203,9 +209,11 @@ count_dir(struct spool *sp, enum spool_dir d)
 
 	if ((dir = spool_opendir(spool_dirfd(sp, d))) == NULL)
 		return -1;
+	/* Count inputs, not their sidecars and leases. */
 	while ((de = readdir(dir)) != NULL)
 		if (de->d_name[0] != '.' &&
-		    !(d == SPOOL_FAILED && strstr(de->d_name, ".error.json")))
+		    !(d == SPOOL_FAILED && strstr(de->d_name, ".error.json")) &&
+		    !(d == SPOOL_PROCESSING && strstr(de->d_name, ".lease")))
 			n++;
 	closedir(dir);
 	return n;

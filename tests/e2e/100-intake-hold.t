@@ -2,7 +2,7 @@
 # Files that look truncated are held in new/, not processed and not
 # failed, until they change or spool.incomplete_after passes.
 . "$SPOOLD_SRC/tests/e2e/lib.sh"
-plan 8
+plan 10
 install_prefix
 start_mock
 spoolctl -d "$SPOOL" init >/dev/null
@@ -29,4 +29,10 @@ check "with all its requests" test "$(lines "$SPOOL/results/cut/output.jsonl")" 
 check "a 1970 file whose mtime is fixed is processed" wait_for 20 test -f "$SPOOL/results/old/manifest.json"
 check "one that stays truncated goes to failed/ after incomplete_after" wait_for 20 test -f "$SPOOL/failed/half.json.error.json"
 check "with the reason" grep -q 'incomplete_file' "$SPOOL/failed/half.json.error.json"
+kill -TERM "$SPOOLD_PID"; wait "$SPOOLD_PID"
+# spoold --once does not wait for a held file: it exits 75, work left.
+printf '{"model":"m","messages":[' > "$N/later.json"
+timeout 60 spoold -c "$TRASH/hold.conf" -d "$SPOOL" -e "$MOCK_URL" --once 2>>"$TRASH/spoold.log"
+check "--once with only a held file left exits 75" test $? = 75
+check "and leaves it in new/" test -f "$N/later.json"
 done_testing
