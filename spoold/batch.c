@@ -568,7 +568,7 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 	b->started_at = time(NULL);
 	idset_free(&v.seen);
 	idset_free(&done);
-	if (batch_commit(b, sp) == -1) {
+	if (batch_commit(b) == -1) {
 		err_set(err, "io_error", "write results/%s: %s", id,
 		    strerror(errno));
 		batch_free(b);
@@ -911,12 +911,11 @@ batch_write_task_files(struct batch *b)
 }
 
 int
-batch_commit(struct batch *b, struct spool *sp)
+batch_commit(struct batch *b)
 {
 	size_t i;
 	struct pending *p;
 
-	(void)sp;
 	if (b->att_pending.len > 0) {
 		if (write_full(b->att_fd, b->att_pending.data,
 		    b->att_pending.len) == -1 || fdatasync(b->att_fd) == -1)

@@ -152,7 +152,7 @@ void		 batch_record(struct batch *b, uint64_t ordinal, bool ok,
 		    const char *line, size_t len, uint64_t tin, uint64_t tout,
 		    const char *custom_id);
 /* Writes and fsyncs buffered lines, then counts them done. */
-int		 batch_commit(struct batch *b, struct spool *sp);
+int		 batch_commit(struct batch *b);
 bool		 batch_has_pending(const struct batch *b);
 /* Sealed and every request done: ready for finish. */
 bool		 batch_complete(const struct batch *b);

@@ -42,8 +42,11 @@ describe(int dfd, struct file_info *fi)
 	if ((fd = openat(dfd, fi->name, O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1)
 		return -1;
-	r = fstat(fd, &st) == -1 ? -1 : input_sha256_fd(fd, fi->sha256);
-	fi->bytes = (uint64_t)st.st_size;
+	r = -1;
+	if (fstat(fd, &st) == 0 && input_sha256_fd(fd, fi->sha256) == 0) {
+		fi->bytes = (uint64_t)st.st_size;
+		r = 0;
+	}
 	close(fd);
 	return r;
 }

@@ -18,7 +18,6 @@
 #include <curl/curl.h>
 
 #include "http.h"
-#include "record.h"
 #include "util.h"
 
 void
@@ -270,16 +269,4 @@ http_classify(const struct http_response *r, struct http_verdict *v)
 	else
 		v->outcome = retryable_status(r->status) ? OUTCOME_RETRY :
 		    OUTCOME_FAIL;
-}
-
-void
-http_usage(const char *body, size_t len, uint64_t *in, uint64_t *out)
-{
-	cJSON *root;
-
-	*in = *out = 0;
-	if ((root = cJSON_ParseWithLength(body, len)) == NULL)
-		return;
-	record_usage(root, in, out);
-	cJSON_Delete(root);
 }

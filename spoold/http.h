@@ -38,7 +38,5 @@ void	http_response_init(struct http_response *r);
 void	http_parse_header(struct http_response *r, const char *line,
 	    size_t len);
 void	http_classify(const struct http_response *r, struct http_verdict *v);
-/* Token usage of a success body (OpenAI or Anthropic shape); 0 if none. */
-void	http_usage(const char *body, size_t len, uint64_t *in, uint64_t *out);
 
 #endif

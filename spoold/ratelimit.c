@@ -9,8 +9,6 @@
  */
 #include <string.h>
 
-#include <cjson/cJSON.h>
-
 #include "ratelimit.h"
 
 #define RATE_MARGIN	0.98
@@ -152,22 +150,9 @@ ratelimit_on_success(struct ratelimit *r)
 }
 
 uint64_t
-ratelimit_estimate(const char *body, size_t len)
+ratelimit_estimate(size_t body_len, uint64_t max_tokens)
 {
-	cJSON *root, *v;
-	uint64_t est = len / 4 + 1;
-
 	/* The prompt is about a token per four bytes; the completion is
 	 * what max_tokens allows (the response corrects both). */
-	if ((root = cJSON_ParseWithLength(body, len)) == NULL)
-		return est;
-	v = cJSON_GetObjectItemCaseSensitive(root, "max_tokens");
-	if (!cJSON_IsNumber(v))
-		v = cJSON_GetObjectItemCaseSensitive(root,
-		    "max_completion_tokens");
-	if (cJSON_IsNumber(v) && v->valuedouble > 0 &&
-	    v->valuedouble < 1e7)
-		est += (uint64_t)v->valuedouble;
-	cJSON_Delete(root);
-	return est;
+	return body_len / 4 + 1 + max_tokens;
 }

@@ -43,7 +43,10 @@ void	ratelimit_on_429(struct ratelimit *r, uint64_t inflight,
 void	ratelimit_hold(struct ratelimit *r, uint64_t until_ms);
 /* A success: widen the window by about one per window of successes. */
 void	ratelimit_on_success(struct ratelimit *r);
-/* Tokens a request body (JSON text) will cost, estimated up front. */
-uint64_t ratelimit_estimate(const char *body, size_t len);
+/*
+ * Tokens a request will cost, estimated up front from the size of its
+ * body and the completion it allows (max_tokens; 0 if none).
+ */
+uint64_t ratelimit_estimate(size_t body_len, uint64_t max_tokens);
 
 #endif

@@ -10,19 +10,22 @@
 #include "spool_limits.h"
 #include "util.h"
 
-/* The response body as an object: parsed if it is one, else wrapped. */
+/*
+ * The response body as an object: obj if the caller parsed one (taken),
+ * else parsed here, else the text wrapped.
+ */
 static cJSON *
-body_object(const char *body, size_t len)
+body_object(cJSON *obj, const char *body, size_t len)
 {
-	cJSON *obj, *wrap, *err;
+	cJSON *wrap, *err;
 	size_t n;
 	char *text;
 
-	if (len > 0 && (obj = cJSON_ParseWithLength(body, len)) != NULL) {
-		if (cJSON_IsObject(obj))
-			return obj;
-		cJSON_Delete(obj);
-	}
+	if (obj == NULL && len > 0)
+		obj = cJSON_ParseWithLength(body, len);
+	if (cJSON_IsObject(obj))
+		return obj;
+	cJSON_Delete(obj);
 	/* Keep the start of a non-JSON body (an HTML 502 page, say). */
 	n = len > 1024 ? 1024 : len;
 	text = xstrndup(body != NULL ? body : "", n);
@@ -39,6 +42,15 @@ record_format(struct buf *out, const char *custom_id, int status,
     const char *request_id, const char *body, size_t len, const char *code,
     const char *message)
 {
+	record_format_parsed(out, custom_id, status, request_id, NULL, body,
+	    len, code, message);
+}
+
+void
+record_format_parsed(struct buf *out, const char *custom_id, int status,
+    const char *request_id, void *parsed, const char *body, size_t len,
+    const char *code, const char *message)
+{
 	cJSON *line, *resp, *err;
 	char rid[25], *id, *text;
 
@@ -53,10 +65,13 @@ record_format(struct buf *out, const char *custom_id, int status,
 		cJSON_AddNumberToObject(resp, "status_code", status);
 		cJSON_AddStringToObject(resp, "request_id",
 		    request_id != NULL ? request_id : "");
-		cJSON_AddItemToObject(resp, "body", body_object(body, len));
+		cJSON_AddItemToObject(resp, "body", body_object(parsed, body,
+		    len));
+		parsed = NULL;
 	} else {
 		cJSON_AddNullToObject(line, "response");
 	}
+	cJSON_Delete(parsed);	/* not used: no response to carry it */
 	if (code != NULL) {
 		err = cJSON_AddObjectToObject(line, "error");
 		cJSON_AddStringToObject(err, "code", code);

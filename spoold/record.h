@@ -23,6 +23,15 @@ void	record_format(struct buf *out, const char *custom_id, int status,
 	    const char *request_id, const char *body, size_t len,
 	    const char *code, const char *message);
 
+/*
+ * The same, for a caller that has parsed the body already: parsed is a
+ * cJSON value (void * keeps cJSON out of this header) that is taken, or
+ * NULL to parse body here.
+ */
+void	record_format_parsed(struct buf *out, const char *custom_id,
+	    int status, const char *request_id, void *parsed, const char *body,
+	    size_t len, const char *code, const char *message);
+
 /* Token usage of a response body (OpenAI or Anthropic shape); 0 if none.
  * body is a cJSON object (void * keeps cJSON out of this header). */
 void	record_usage(const void *body, uint64_t *in, uint64_t *out);

@@ -895,14 +895,13 @@ pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
 
 /* A request that cannot be sent is journaled as failed right away. */
 static void
-record_failure(struct sup *s, struct batch *b, uint64_t ordinal,
+record_failure(struct batch *b, uint64_t ordinal,
     const char *custom_id, const struct err *err)
 {
 	struct buf line = BUF_INIT;
 
 	char stem[SPOOL_NAME_MAX + 1];
 
-	(void)s;
 	/* A loose request's custom_id defaults to its file's stem. */
 	if (custom_id == NULL && b->kind == BATCH_LOOSE &&
 	    ordinal < b->nmembers &&
@@ -1009,14 +1008,14 @@ dispatch(struct sup *s)
 				heap_push(s, &r);
 				continue;
 			}
-			record_failure(s, b, ref.ordinal, NULL, &err);
+			record_failure(b, ref.ordinal, NULL, &err);
 			continue;
 		}
 		ep = t.endpoint != NULL ? config_endpoint_index(s->cfg,
 		    t.endpoint) : 0;
 		if (ep == -1) {
 			err_set(&err, "invalid_request", "unknown endpoint");
-			record_failure(s, b, ref.ordinal, t.custom_id, &err);
+			record_failure(b, ref.ordinal, t.custom_id, &err);
 			task_release(&t);
 			continue;
 		}
@@ -1031,7 +1030,8 @@ dispatch(struct sup *s)
 			continue;
 		}
 		body = cJSON_PrintUnformatted(t.body);
-		tokens = ratelimit_estimate(body, strlen(body));
+		/* The task is parsed already: no second parse for this. */
+		tokens = ratelimit_estimate(strlen(body), task_max_tokens(&t));
 		if (!ratelimit_take(&s->rl[ep], tokens, s->ep_load[ep],
 		    now_ms(), &wait)) {
 			/* Over its rpm, tpm or window: wait for budget. */
@@ -1481,7 +1481,7 @@ before_sleep(void *arg)
 		/* Report a stopped batch's unsent requests, in slices. */
 		if (b->stop_code != NULL && b->state == BATCH_RUNNING)
 			batch_stop_step(b, &s->lim, 10000);
-		if (batch_has_pending(b) && batch_commit(b, s->sp) == -1) {
+		if (batch_has_pending(b) && batch_commit(b) == -1) {
 			/* SPEC §5: never carry on after a failed fsync. */
 			log_error("batch=%s journal write failed; exiting for "
 			    "recovery", b->id);

@@ -70,6 +70,20 @@ task_json_depth(const char *text, size_t len)
 	return max;
 }
 
+uint64_t
+task_max_tokens(const struct task *t)
+{
+	const cJSON *v;
+
+	v = cJSON_GetObjectItemCaseSensitive(t->body, "max_tokens");
+	if (!cJSON_IsNumber(v))
+		v = cJSON_GetObjectItemCaseSensitive(t->body,
+		    "max_completion_tokens");
+	if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e7)
+		return (uint64_t)v->valuedouble;
+	return 0;
+}
+
 void
 task_release(struct task *t)
 {

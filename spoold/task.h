@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 
@@ -54,6 +55,9 @@ int	task_parse_file(const char *data, size_t len, const char *stem,
 	    const struct task_limits *lim, struct task *t, struct err *err);
 void	task_release(struct task *t);
 
+/* The completion a request allows (max_tokens or max_completion_tokens
+ * of its body), 0 if it sets none. */
+uint64_t task_max_tokens(const struct task *t);
 /* True if url is a path spoold may call (SPEC §3). */
 bool	task_url_allowed(const char *url);
 /* Depth of JSON nesting in text, counted outside strings. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
 #include "buf.h"
@@ -59,7 +60,6 @@ struct worker {
 	struct wendpoint endpoints[SPOOL_MAX_ENDPOINTS];
 	struct xfer	*xfers;
 	int		 inflight;
-	bool		 closing;
 };
 
 static size_t
@@ -119,9 +119,14 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 	x->resp.len = x->body.len;
 	http_classify(&x->resp, &v);
 	if (v.outcome == OUTCOME_OK) {
-		http_usage(x->body.data, x->body.len, &tin, &tout);
-		record_format(&line, x->custom_id, (int)status,
-		    x->resp.request_id, x->body.data, x->body.len, NULL, NULL);
+		/* One parse serves the usage and the result line. */
+		cJSON *parsed = cJSON_ParseWithLength(x->body.data,
+		    x->body.len);
+
+		record_usage(parsed, &tin, &tout);
+		record_format_parsed(&line, x->custom_id, (int)status,
+		    x->resp.request_id, parsed, x->body.data, x->body.len,
+		    NULL, NULL);
 	} else {
 		record_format(&line, x->custom_id,
 		    x->resp.too_large ? 0 : (int)status, x->resp.request_id,
@@ -369,7 +374,6 @@ on_chan(int fd, uint32_t events, void *arg)
 		fatalx("protocol error from supervisor");
 	if (rd <= 0) {
 		/* EOF: the supervisor is gone or has drained us. */
-		w->closing = true;
 		loop_stop(w->loop);
 	}
 }

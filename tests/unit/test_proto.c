@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include <sys/socket.h>
 
@@ -20,6 +21,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "record.h"
 #include "proto.h"
 #include "util.h"
 
@@ -602,6 +604,16 @@ test_proto_http_parse_header(void **state)
 	assert_int_equal(strlen(r.request_id), sizeof(r.request_id) - 1);
 }
 
+/* Usage as the worker reads it: one parse, then record_usage. */
+static void
+usage_of(const char *body, size_t len, uint64_t *in, uint64_t *out)
+{
+	cJSON *parsed = cJSON_ParseWithLength(body, len);
+
+	record_usage(parsed, in, out);
+	cJSON_Delete(parsed);
+}
+
 static void
 test_proto_http_usage(void **state)
 {
@@ -612,13 +624,13 @@ test_proto_http_usage(void **state)
 	uint64_t in, out;
 
 	(void)state;
-	http_usage(openai, sizeof(openai) - 1, &in, &out);
+	usage_of(openai, sizeof(openai) - 1, &in, &out);
 	assert_int_equal(in, 10);
 	assert_int_equal(out, 20);
-	http_usage(anthropic, sizeof(anthropic) - 1, &in, &out);
+	usage_of(anthropic, sizeof(anthropic) - 1, &in, &out);
 	assert_int_equal(in, 3);
 	assert_int_equal(out, 4);
-	http_usage("<html>", 6, &in, &out);
+	usage_of("<html>", 6, &in, &out);
 	assert_int_equal(in, 0);
 	assert_int_equal(out, 0);
 }

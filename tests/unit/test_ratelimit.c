@@ -165,11 +165,11 @@ test_ratelimit_estimate(void **state)
 	const char *b2 = "{\"model\":\"m\",\"max_tokens\":500}";
 
 	(void)state;
-	assert_int_equal(ratelimit_estimate(b1, strlen(b1)),
+	assert_int_equal(ratelimit_estimate(strlen(b1), 0),
 	    strlen(b1) / 4 + 1);
-	assert_int_equal(ratelimit_estimate(b2, strlen(b2)),
+	assert_int_equal(ratelimit_estimate(strlen(b2), 500),
 	    strlen(b2) / 4 + 1 + 500);
-	assert_true(ratelimit_estimate("not json", 8) > 0);
+	assert_true(ratelimit_estimate(8, 0) > 0);
 }
 
 int

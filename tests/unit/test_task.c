@@ -474,6 +474,33 @@ test_task_file_invalid(void **state)
 }
 
 static void
+test_task_max_tokens(void **state)
+{
+	static const char *const lines[] = {
+		"{\"custom_id\":\"a\",\"method\":\"POST\",\"url\":"
+		    "\"/v1/chat/completions\",\"body\":{\"max_tokens\":500}}",
+		"{\"custom_id\":\"b\",\"method\":\"POST\",\"url\":"
+		    "\"/v1/responses\",\"body\":{\"max_completion_tokens\":7}}",
+		"{\"custom_id\":\"c\",\"method\":\"POST\",\"url\":"
+		    "\"/v1/chat/completions\",\"body\":{\"max_tokens\":-3}}",
+	};
+	static const uint64_t want[] = { 500, 7, 0 };
+	struct task_limits lim;
+	struct task t;
+	struct err err;
+	size_t i;
+
+	(void)state;
+	task_limits_default(&lim);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		assert_int_equal(task_parse_line(lines[i], strlen(lines[i]),
+		    &lim, &t, &err), 0);
+		assert_int_equal(task_max_tokens(&t), want[i]);
+		task_release(&t);
+	}
+}
+
+static void
 test_task_json_depth(void **state)
 {
 	static const char s1[] = "{\"a\":\"[[[{{{\"}";
@@ -550,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_task_file_bare_input),
 		cmocka_unit_test(test_task_file_full_request),
 		cmocka_unit_test(test_task_file_invalid),
+		cmocka_unit_test(test_task_max_tokens),
 		cmocka_unit_test(test_task_json_depth),
 		cmocka_unit_test(test_task_guess_custom_id),
 	};
