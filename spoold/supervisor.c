@@ -1477,6 +1477,13 @@ before_sleep(void *arg)
 
 	sync_claims(s);
 	dispatch(s);
+	/*
+	 * Hand the new tasks over before the group commit: the workers
+	 * send while we wait for the disk.  A crash before the commit
+	 * re-sends what was in flight either way.
+	 */
+	for (i = 0; i < pool_size(s->pool); i++)
+		pool_flush(s->pool, i);
 	for (b = s->batches; b != NULL; b = b->next) {
 		/* Report a stopped batch's unsent requests, in slices. */
 		if (b->stop_code != NULL && b->state == BATCH_RUNNING)
@@ -1489,8 +1496,6 @@ before_sleep(void *arg)
 		}
 	}
 	start_finishing(s);
-	for (i = 0; i < pool_size(s->pool); i++)
-		pool_flush(s->pool, i);
 	if (s->once && !s->draining && intake_idle(s->intake)) {
 		seal_rolling(s);
 		if (s->batches == NULL && s->nfin == 0) {

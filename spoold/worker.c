@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -335,7 +336,13 @@ handle_task(struct worker *w, struct proto_msg *m)
 	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION,
 	    (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
+	/*
+	 * Waiting for the first connection to learn whether it multiplexes
+	 * is worth it only where HTTP/2 can be offered (TLS): over plain
+	 * http it holds every other transfer back by a whole response.
+	 */
+	if (strncasecmp(e->base_url, "https:", 6) == 0)
+		curl_easy_setopt(x->easy, CURLOPT_PIPEWAIT, 1L);
 	if (curl_multi_add_handle(w->multi, x->easy) != CURLM_OK)
 		fatalx("curl_multi_add_handle failed");
 	x->next = w->xfers;
