@@ -42,7 +42,7 @@ CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
 	    spoold/worker.c spoold/http.c spoold/finish.c \
-	    spoold/supervisor.c
+	    spoold/supervisor.c spoold/claim.c spoold/sched.c
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
