@@ -17,6 +17,7 @@
 #   BENCH_S3_N BENCH_S3_PROCESSES BENCH_S3_INFLIGHT
 #   BENCH_S4_N BENCH_S4_GAP_MS
 #   BENCH_S5_N BENCH_S5_RPM
+#   BENCH_S6_N
 #   BENCH_MOCK_THREADS   spool-mockllm --threads (default: its own, = cores)
 set -u
 
@@ -27,9 +28,10 @@ PY="python3 -B"
 BENCHPY="$HERE/bench.py"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	d_s1=2000 d_s2=4000 d_s3=100000 d_s4=100 d_s5=1000 d_wrk=3
+	d_s1=2000 d_s2=4000 d_s3=100000 d_s4=100 d_s5=1000 d_s6=10000 d_wrk=3
 else
-	d_s1=20000 d_s2=20000 d_s3=1000000 d_s4=1000 d_s5=8000 d_wrk=10
+	d_s1=20000 d_s2=20000 d_s3=1000000 d_s4=1000 d_s5=8000 d_s6=100000
+	d_wrk=10
 fi
 S1_N=${BENCH_S1_N:-$d_s1}
 S1_INFLIGHT=${BENCH_S1_INFLIGHT:-64}
@@ -45,7 +47,8 @@ S4_N=${BENCH_S4_N:-$d_s4}
 S4_GAP_MS=${BENCH_S4_GAP_MS:-5}
 S5_N=${BENCH_S5_N:-$d_s5}
 S5_RPM=${BENCH_S5_RPM:-6000}
-ONLY=${BENCH_ONLY:-1 2 3 4 5}
+S6_N=${BENCH_S6_N:-$d_s6}
+ONLY=${BENCH_ONLY:-1 2 3 4 5 6}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -345,6 +348,32 @@ r["note"] = "mock saw %s requests" % sys.argv[3]
 lines[-1] = json.dumps(r)
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 EOF
+fi
+
+# ------------------------------------------------------------- scenario 6
+# A spool left full of loose requests (say, by a legacy system while
+# spoold was down): `spoold --once` takes them all, in rolling batches.
+if want 6; then
+	start_mock --latency 0
+	sp=$W/spool.6
+	"$BIN/spoolctl" -d "$sp" init >/dev/null || die "spoolctl init failed"
+	say "scenario 6: writing $S6_N loose files"
+	$PY "$BENCHPY" gen-loose "$S6_N" "$sp/new"
+	sync
+	conf=$W/s6.conf
+	printf '[workers]\nprocesses = 2\ninflight = 32\n' > "$conf"
+	say "scenario 6: spoold --once on $S6_N loose files"
+	measure --out "$W/m.6" --also-pid "$MOCK_PID" \
+	    --first "$sp/results/loose-*/q*.json" --interval 0.2 -- \
+	    "$BIN/spoold" -d "$sp" -e "$URL" -c "$conf" --once \
+	    2>"$W/spoold.6.log"
+	ok=$(cat "$sp"/results/loose-*/output.jsonl 2>/dev/null |
+	    grep -c '"status_code":200')
+	rec scn=6 label="6. $S6_N loose files at start (--once)" tool=spoold \
+	    n="$S6_N" ok="${ok:-0}" m@="$W/m.6"
+	cp "$W/spoold.6.log" "$OUTDIR/spoold.6.log" 2>/dev/null
+	rm -rf "$sp"
+	stop_mock
 fi
 
 # ----------------------------------------------------------------- table
