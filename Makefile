@@ -44,7 +44,11 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/worker.c spoold/http.c spoold/finish.c \
 	    spoold/supervisor.c
 
+# spoolctl's own modules, beside its main() in tools/spoolctl.c.
+SPOOLCTL_SRC := tools/submit.c
+
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+SPOOLCTL_OBJ := $(SPOOLCTL_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIBSPOOL   := $(BUILD)/libspool.a
 LIBDAEMON  := $(BUILD)/libspoold.a
@@ -77,7 +81,7 @@ $(BUILD)/bin/spoold: $(BUILD)/spoold/spoold.o $(LIBDAEMON) $(LIBSPOOL)
 	@mkdir -p $(@D)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/spoolctl: $(BUILD)/tools/spoolctl.o $(LIBSPOOL)
+$(BUILD)/bin/spoolctl: $(BUILD)/tools/spoolctl.o $(SPOOLCTL_OBJ) $(LIBSPOOL)
 	@mkdir -p $(@D)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
