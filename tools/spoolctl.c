@@ -7,6 +7,9 @@
  *   spoolctl [-d SPOOL] status [--json]
  *   spoolctl [-d SPOOL] cancel BATCH
  *   spoolctl [-d SPOOL] retry BATCH
+ *   spoolctl [-d SPOOL] build --template FILE [--chunk SIZE] DOC...
+ *
+ * build lives in build.c.
  */
 #include <sys/stat.h>
 
@@ -23,6 +26,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "build.h"
 #include "config.h"
 #include "input.h"
 #include "spool.h"
@@ -44,7 +48,13 @@ usage(void)
 	    "progress\n"
 	    "  cancel BATCH                  stop dispatching BATCH\n"
 	    "  retry BATCH                   re-run the failed requests of "
-	    "BATCH\n");
+	    "BATCH\n"
+	    "  build --template FILE [--chunk SIZE] [--key FIELD] "
+	    "[-o FILE]\n"
+	    "        [--submit [--batch NAME] [--force]] DOC...\n"
+	    "                                a batch from documents (.txt, "
+	    ".md, ...),\n"
+	    "                                CSV rows or JSONL records\n");
 }
 
 static struct spool *
@@ -110,6 +120,12 @@ cmd_submit(int argc, char **argv)
 			r = r1;
 	spool_free(sp);
 	return r;
+}
+
+static int
+cmd_build(int argc, char **argv)
+{
+	return build_main(argc, argv, spool_dir);
 }
 
 /* Entries in a spool directory that are not temp files. */
@@ -314,6 +330,7 @@ main(int argc, char *argv[])
 		{ "status", cmd_status },
 		{ "cancel", cmd_cancel },
 		{ "retry", cmd_retry },
+		{ "build", cmd_build },
 	};
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
