@@ -8,8 +8,9 @@
  *   spoolctl [-d SPOOL] cancel BATCH
  *   spoolctl [-d SPOOL] retry BATCH
  *   spoolctl [-d SPOOL] build --template FILE [--chunk SIZE] DOC...
+ *   spoolctl [-d SPOOL] collect [-o DIR] BATCH...
  *
- * build lives in build.c.
+ * build and collect live in build.c and collect.c.
  */
 #include <sys/stat.h>
 
@@ -27,6 +28,7 @@
 
 #include "buf.h"
 #include "build.h"
+#include "collect.h"
 #include "config.h"
 #include "input.h"
 #include "spool.h"
@@ -54,7 +56,10 @@ usage(void)
 	    "        [--submit [--batch NAME] [--force]] DOC...\n"
 	    "                                a batch from documents (.txt, "
 	    ".md, ...),\n"
-	    "                                CSV rows or JSONL records\n");
+	    "                                CSV rows or JSONL records\n"
+	    "  collect [-o DIR] [--suffix SUFFIX] BATCH...\n"
+	    "                                one file per document from "
+	    "the results\n");
 }
 
 static struct spool *
@@ -126,6 +131,12 @@ static int
 cmd_build(int argc, char **argv)
 {
 	return build_main(argc, argv, spool_dir);
+}
+
+static int
+cmd_collect(int argc, char **argv)
+{
+	return collect_main(argc, argv, spool_dir);
 }
 
 /* Entries in a spool directory that are not temp files. */
@@ -331,6 +342,7 @@ main(int argc, char *argv[])
 		{ "cancel", cmd_cancel },
 		{ "retry", cmd_retry },
 		{ "build", cmd_build },
+		{ "collect", cmd_collect },
 	};
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
