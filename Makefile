@@ -57,7 +57,7 @@ LIBDAEMON  := $(BUILD)/libspoold.a
 BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
-	      test_input test_proto test_ratelimit
+	      test_input test_proto test_ratelimit test_build
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
@@ -91,6 +91,12 @@ $(BUILD)/bin/spool-mockllm: $(BUILD)/tools/spool-mockllm.o $(LIBSPOOL)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBDAEMON) $(LIBSPOOL)
+	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# spoolctl build's pure parts (templates, chunks, CSV, ids) live in tools/.
+$(BUILD)/tests/unit/test_build.o: CPPFLAGS += -iquote tools
+$(BUILD)/tests/unit/test_build: $(BUILD)/tests/unit/test_build.o \
+	    $(SPOOLCTL_OBJ) $(LIBSPOOL)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Dependencies: check with pkg-config, install with apt-get when root.

@@ -724,7 +724,7 @@ deliver(struct build *b, const char *spool_dir, const char *output,
 		    "--batch\n", batch);
 		return EX_USAGE;
 	}
-	snprintf(name, sizeof(name), "%s.jsonl", batch);
+	snprintf(name, sizeof(name), "%.200s.jsonl", batch);
 	if ((sp = spool_open(spool_dir, true, 0770)) == NULL) {
 		fprintf(stderr, "spoolctl: spool %s: %s\n", spool_dir,
 		    strerror(errno));

@@ -369,7 +369,7 @@ write_doc(struct collect *c, size_t first, size_t end, int dfd,
 			buf_addc(&out, '\n');
 		}
 	}
-	snprintf(name, sizeof(name), "%s%s", doc, suffix);
+	snprintf(name, sizeof(name), "%.200s%.32s", doc, suffix);
 	spool_name_sanitize(name, safe, sizeof(safe));
 	if (spool_write_fast(dfd, safe, out.data ? out.data : "",
 	    out.len) == -1) {
