@@ -4,7 +4,7 @@
 # of records become one batch; spoold --once runs it against the mock;
 # collect writes one file per document, chunks in order, failures marked.
 . "$SPOOLD_SRC/tests/e2e/lib.sh"
-plan 23
+plan 25
 install_prefix
 start_mock
 spoolctl -d "$SPOOL" init >/dev/null
@@ -102,6 +102,14 @@ spoolctl -d "$SPOOL" collect fails > fails.out 2>fails.err
 check "collect exits 1 when a chunk failed" test $? = 1
 check "the failed chunk is marked in its document" grep -q '^\[chunk 1/1 failed: ' fails.collected/fails-bad.txt
 check "the other document is whole, in the default ./BATCH.collected" grep -q '^mock reply to: fine' fails.collected/fails-good.txt
+
+E=$SPOOLD_SRC/examples
+spoolctl build -t "$E/sentiment/template.json" --key id "$E/sentiment/fortune.jsonl" 2>/dev/null |
+    cmp -s - "$E/sentiment/posts.jsonl"
+check "examples/sentiment/posts.jsonl is what spoolctl build makes" test $? = 0
+spoolctl build -t "$E/marketing/email.json" --key id "$E/marketing/customers.csv" 2>/dev/null |
+    cmp -s - "$E/marketing/emails.jsonl"
+check "examples/marketing/emails.jsonl is what spoolctl build makes" test $? = 0
 
 printf 'id,text\n1,"never closed\n2,x\n' > bad.csv
 spoolctl build -t tmpl.json bad.csv > /dev/null 2>bad.err
