@@ -28,6 +28,7 @@
 #include "build.h"
 #include "chunk.h"
 #include "csv.h"
+#include "docid.h"
 #include "input.h"
 #include "spool.h"
 #include "spool_limits.h"
@@ -96,57 +97,6 @@ lookup(const char *name, void *arg)
 	return NULL;
 }
 
-void
-build_doc_name(const char *raw, char *out)
-{
-	char cut[BUILD_DOC_NAME_MAX + 1];
-	size_t n = strlen(raw);
-
-	if (n > BUILD_DOC_NAME_MAX) {
-		/* Back to the start of the character that does not fit. */
-		n = BUILD_DOC_NAME_MAX;
-		while (n > 0 && ((unsigned char)raw[n] & 0xc0) == 0x80)
-			n--;
-	}
-	memcpy(cut, raw, n);
-	cut[n] = '\0';
-	spool_name_sanitize(cut, out, BUILD_DOC_NAME_MAX + 1);
-}
-
-void
-build_custom_id(const char *doc, size_t n, size_t m, char *out,
-    size_t outlen)
-{
-	snprintf(out, outlen, "%s#%zu/%zu", doc, n, m);
-}
-
-int
-build_parse_custom_id(const char *id, char *doc, size_t *n, size_t *m)
-{
-	const char *hash, *slash;
-	char num[24];
-	uint64_t a, b;
-	size_t dlen;
-
-	if ((hash = strrchr(id, '#')) == NULL ||
-	    (slash = strchr(hash, '/')) == NULL)
-		return -1;
-	dlen = (size_t)(hash - id);
-	if (dlen == 0 || dlen > BUILD_DOC_NAME_MAX ||
-	    (size_t)(slash - hash - 1) >= sizeof(num))
-		return -1;
-	memcpy(num, hash + 1, (size_t)(slash - hash - 1));
-	num[slash - hash - 1] = '\0';
-	if (parse_uint(num, SIZE_MAX, &a) == -1 ||
-	    parse_uint(slash + 1, SIZE_MAX, &b) == -1 || a < 1 || a > b)
-		return -1;
-	memcpy(doc, id, dlen);
-	doc[dlen] = '\0';
-	*n = (size_t)a;
-	*m = (size_t)b;
-	return 0;
-}
-
 static int
 data_error(const char *file, size_t line, const char *msg)
 {
@@ -204,7 +154,7 @@ emit(struct build *b, struct unit *u, size_t n, size_t m,
 	char id[SPOOL_CUSTOM_ID_MAX + 1], *msg;
 	struct err err;
 
-	build_custom_id(u->doc, n, m, id, sizeof(id));
+	docid_format(u->doc, n, m, id, sizeof(id));
 	snprintf(u->chunk, sizeof(u->chunk), "%zu", n);
 	snprintf(u->chunks, sizeof(u->chunks), "%zu", m);
 	u->custom_id = id;
@@ -279,14 +229,14 @@ build_text(struct build *b, const char *file, const char *base,
 {
 	struct chunk_iter it;
 	struct unit u;
-	char doc[BUILD_DOC_NAME_MAX + 1], *stem;
+	char doc[DOCID_NAME_MAX + 1], *stem;
 	size_t *offs = NULL, *lens = NULL, n = 0, cap = 0, i, line, at;
 	int r;
 
 	if ((r = check_text(file, data, len)) != EX_OK)
 		return r;
 	stem = stem_of(base);
-	build_doc_name(stem, doc);
+	docid_name(stem, doc);
 	free(stem);
 	chunk_init(&it, data, len, b->chunk);
 	for (;;) {
@@ -365,7 +315,7 @@ record_doc(struct build *b, const char *stem, char * const *names,
 		}
 		raw = xasprintf("%s-%s", stem, values[i]);
 	}
-	build_doc_name(raw, doc);
+	docid_name(raw, doc);
 	free(raw);
 	return claim_name(b, doc, file, line);
 }
@@ -379,7 +329,7 @@ build_csv(struct build *b, const char *file, const char *base,
 	struct csv_record head, rec;
 	struct unit u;
 	struct err err;
-	char doc[BUILD_DOC_NAME_MAX + 1], *stem, *msg;
+	char doc[DOCID_NAME_MAX + 1], *stem, *msg;
 	size_t i, j, rows = 0;
 	int r;
 
@@ -464,6 +414,28 @@ struct jsonl {
 	int		 r;
 };
 
+/*
+ * A NUL byte, or a \u0000 escape in a JSON string: cJSON's strings end
+ * at the first NUL, so the rest of the text would be lost unseen.
+ */
+static bool
+has_nul(const char *p, size_t len)
+{
+	size_t i;
+
+	if (memchr(p, '\0', len) != NULL)
+		return true;
+	for (i = 0; i + 1 < len; i++) {
+		if (p[i] != '\\')
+			continue;
+		if (p[i + 1] == 'u' && i + 6 <= len &&
+		    memcmp(p + i + 2, "0000", 4) == 0)
+			return true;
+		i++;	/* the escaped character */
+	}
+	return false;
+}
+
 /* A field's value as placeholder text: strings as they are. */
 static char *
 field_text(const cJSON *v)
@@ -487,7 +459,7 @@ jsonl_record(const struct input_line *l, void *arg)
 	struct jsonl *j = arg;
 	struct build *b = j->b;
 	struct unit u;
-	char doc[BUILD_DOC_NAME_MAX + 1], **names = NULL, **values = NULL;
+	char doc[DOCID_NAME_MAX + 1], **names = NULL, **values = NULL;
 	const char *data = l->data;
 	size_t len = l->len, n = 0, i;
 	cJSON *rec = NULL, *v;
@@ -504,6 +476,11 @@ jsonl_record(const struct input_line *l, void *arg)
 	}
 	if (utf8_check(data, len) < len) {
 		j->r = data_error(j->file, l->lineno, "not UTF-8 text");
+		return -1;
+	}
+	if (has_nul(data, len)) {
+		j->r = data_error(j->file, l->lineno, "a NUL character, "
+		    "which a request cannot carry");
 		return -1;
 	}
 	if (task_json_depth(data, len) > b->lim.max_depth ||
@@ -755,7 +732,7 @@ build_main(int argc, char **argv, const char *spool_dir)
 	struct buf text = BUF_INIT;
 	struct err err;
 	const char *tmpl = NULL, *output = NULL, *batch = NULL, *base;
-	char first[BUILD_DOC_NAME_MAX + 1], *stem;
+	char first[DOCID_NAME_MAX + 1], *stem;
 	bool submit = false, force = false;
 	uint64_t size;
 	size_t i;
@@ -835,7 +812,7 @@ build_main(int argc, char **argv, const char *spool_dir)
 		base = strrchr(argv[optind], '/');
 		stem = stem_of(base != NULL && base[1] != '\0' ? base + 1 :
 		    argv[optind]);
-		build_doc_name(stem, first);
+		docid_name(stem, first);
 		free(stem);
 		r = deliver(&b, spool_dir, output, submit, batch, force,
 		    first);

@@ -25,8 +25,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "build.h"
 #include "collect.h"
+#include "docid.h"
 #include "input.h"
 #include "spool.h"
 #include "spool_limits.h"
@@ -138,7 +138,8 @@ failure(const cJSON *line, int status)
 
 	e = cJSON_GetObjectItemCaseSensitive(line, "error");
 	if (!cJSON_IsObject(e))
-		e = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(
+		e = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(line, "response"),
 		    "body"), "error");
 	code = cJSON_GetObjectItemCaseSensitive(e, "code");
@@ -195,7 +196,7 @@ scan_line(const struct input_line *l, void *arg)
 	struct buf text = BUF_INIT;
 	const cJSON *id;
 	cJSON *line;
-	char doc[BUILD_DOC_NAME_MAX + 1], safe[BUILD_DOC_NAME_MAX + 1];
+	char doc[DOCID_NAME_MAX + 1], safe[DOCID_NAME_MAX + 1];
 	size_t n, m;
 
 	if (l->too_long || (line = cJSON_ParseWithLength(l->data,
@@ -204,14 +205,14 @@ scan_line(const struct input_line *l, void *arg)
 		return 0;
 	}
 	id = cJSON_GetObjectItemCaseSensitive(line, "custom_id");
-	if (!cJSON_IsString(id) || build_parse_custom_id(id->valuestring,
+	if (!cJSON_IsString(id) || docid_parse(id->valuestring,
 	    doc, &n, &m) == -1) {
 		c->foreign++;
 		cJSON_Delete(line);
 		return 0;
 	}
 	/* The id is untrusted: it becomes a file name only once safe. */
-	build_doc_name(doc, safe);
+	docid_name(doc, safe);
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 256;
 		c->p = xreallocarray(c->p, c->cap, sizeof(*c->p));

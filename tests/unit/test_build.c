@@ -16,10 +16,10 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
-#include "build.h"
 #include "chunk.h"
 #include "collect.h"
 #include "csv.h"
+#include "docid.h"
 #include "task.h"
 #include "template.h"
 #include "util.h"
@@ -417,42 +417,42 @@ test_build_csv_errors(void **state)
 }
 
 static void
-test_build_custom_id_round_trip(void **state)
+test_docid_format_round_trip(void **state)
 {
-	char id[600], doc[BUILD_DOC_NAME_MAX + 1];
+	char id[600], doc[DOCID_NAME_MAX + 1];
 	size_t n, m;
 
 	(void)state;
-	build_custom_id("notes#v2 caf\xc3\xa9", 3, 12, id, sizeof(id));
+	docid_format("notes#v2 caf\xc3\xa9", 3, 12, id, sizeof(id));
 	assert_string_equal(id, "notes#v2 caf\xc3\xa9#3/12");
-	assert_int_equal(build_parse_custom_id(id, doc, &n, &m), 0);
+	assert_int_equal(docid_parse(id, doc, &n, &m), 0);
 	assert_string_equal(doc, "notes#v2 caf\xc3\xa9");
 	assert_int_equal(n, 3);
 	assert_int_equal(m, 12);
 	/* Not build's. */
-	assert_int_equal(build_parse_custom_id("req-1", doc, &n, &m), -1);
-	assert_int_equal(build_parse_custom_id("#1/1", doc, &n, &m), -1);
-	assert_int_equal(build_parse_custom_id("a#0/1", doc, &n, &m), -1);
-	assert_int_equal(build_parse_custom_id("a#2/1", doc, &n, &m), -1);
-	assert_int_equal(build_parse_custom_id("a#1/x", doc, &n, &m), -1);
-	assert_int_equal(build_parse_custom_id("a#-1/2", doc, &n, &m), -1);
-	assert_int_equal(build_parse_custom_id("a#1", doc, &n, &m), -1);
+	assert_int_equal(docid_parse("req-1", doc, &n, &m), -1);
+	assert_int_equal(docid_parse("#1/1", doc, &n, &m), -1);
+	assert_int_equal(docid_parse("a#0/1", doc, &n, &m), -1);
+	assert_int_equal(docid_parse("a#2/1", doc, &n, &m), -1);
+	assert_int_equal(docid_parse("a#1/x", doc, &n, &m), -1);
+	assert_int_equal(docid_parse("a#-1/2", doc, &n, &m), -1);
+	assert_int_equal(docid_parse("a#1", doc, &n, &m), -1);
 }
 
 static void
-test_build_doc_name(void **state)
+test_docid_name(void **state)
 {
-	char raw[300], out[BUILD_DOC_NAME_MAX + 1];
+	char raw[300], out[DOCID_NAME_MAX + 1];
 
 	(void)state;
-	build_doc_name("../etc/passwd", out);
+	docid_name("../etc/passwd", out);
 	assert_string_equal(out, "_._etc_passwd");
-	build_doc_name("line\nbreak", out);
+	docid_name("line\nbreak", out);
 	assert_string_equal(out, "line_break");
 	/* 199 ASCII bytes then a 2-byte character: it does not fit. */
 	memset(raw, 'a', 199);
 	memcpy(raw + 199, "\xc3\xa9zz", 5);
-	build_doc_name(raw, out);
+	docid_name(raw, out);
 	assert_int_equal(strlen(out), 199);
 }
 
@@ -508,8 +508,8 @@ main(void)
 		cmocka_unit_test(test_build_chunk_empty),
 		cmocka_unit_test(test_build_csv_quoting),
 		cmocka_unit_test(test_build_csv_errors),
-		cmocka_unit_test(test_build_custom_id_round_trip),
-		cmocka_unit_test(test_build_doc_name),
+		cmocka_unit_test(test_docid_format_round_trip),
+		cmocka_unit_test(test_docid_name),
 		cmocka_unit_test(test_build_collect_text),
 	};
 
