@@ -44,7 +44,12 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/worker.c spoold/http.c spoold/finish.c \
 	    spoold/supervisor.c spoold/claim.c spoold/sched.c
 
+# spoolctl's own modules, beside its main() in tools/spoolctl.c.
+SPOOLCTL_SRC := tools/submit.c tools/build.c tools/collect.c \
+	    tools/template.c tools/chunk.c tools/csv.c tools/docid.c
+
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
+SPOOLCTL_OBJ := $(SPOOLCTL_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIBSPOOL   := $(BUILD)/libspool.a
 LIBDAEMON  := $(BUILD)/libspoold.a
@@ -52,7 +57,7 @@ LIBDAEMON  := $(BUILD)/libspoold.a
 BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
-	      test_input test_proto test_ratelimit
+	      test_input test_proto test_ratelimit test_build
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
@@ -77,7 +82,7 @@ $(BUILD)/bin/spoold: $(BUILD)/spoold/spoold.o $(LIBDAEMON) $(LIBSPOOL)
 	@mkdir -p $(@D)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/spoolctl: $(BUILD)/tools/spoolctl.o $(LIBSPOOL)
+$(BUILD)/bin/spoolctl: $(BUILD)/tools/spoolctl.o $(SPOOLCTL_OBJ) $(LIBSPOOL)
 	@mkdir -p $(@D)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -86,6 +91,12 @@ $(BUILD)/bin/spool-mockllm: $(BUILD)/tools/spool-mockllm.o $(LIBSPOOL)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBDAEMON) $(LIBSPOOL)
+	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# spoolctl build's pure parts (templates, chunks, CSV, ids) live in tools/.
+$(BUILD)/tests/unit/test_build.o: CPPFLAGS += -iquote tools
+$(BUILD)/tests/unit/test_build: $(BUILD)/tests/unit/test_build.o \
+	    $(SPOOLCTL_OBJ) $(LIBSPOOL)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Dependencies: check with pkg-config, install with apt-get when root.

@@ -285,6 +285,50 @@ parse_bool(const char *s, bool *out)
 	return -1;
 }
 
+size_t
+utf8_check(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n, k;
+	unsigned char lo, hi;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		/* The allowed range of the second byte (RFC 3629 §4). */
+		lo = 0x80;
+		hi = 0xbf;
+		if (p[i] >= 0xc2 && p[i] <= 0xdf) {
+			n = 1;
+		} else if (p[i] >= 0xe0 && p[i] <= 0xef) {
+			n = 2;
+			if (p[i] == 0xe0)
+				lo = 0xa0;
+			else if (p[i] == 0xed)
+				hi = 0x9f;
+		} else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
+			n = 3;
+			if (p[i] == 0xf0)
+				lo = 0x90;
+			else if (p[i] == 0xf4)
+				hi = 0x8f;
+		} else {
+			return i;
+		}
+		if (i + n >= len)	/* cut short */
+			return i;
+		if (p[i + 1] < lo || p[i + 1] > hi)
+			return i;
+		for (k = 2; k <= n; k++)
+			if ((p[i + k] & 0xc0) != 0x80)
+				return i;
+		i += n + 1;
+	}
+	return len;
+}
+
 void
 hex_encode(const unsigned char *in, size_t len, char *out)
 {

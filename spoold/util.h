@@ -53,6 +53,13 @@ int	 parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* yes/no/true/false/on/off/1/0 */
 int	 parse_bool(const char *s, bool *out);
 
+/*
+ * The offset of the first byte of s that is not part of well-formed UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing over U+10FFFF),
+ * or len if all of s is.
+ */
+size_t	 utf8_check(const char *s, size_t len);
+
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void	 hex_encode(const unsigned char *in, size_t len, char *out);
 /* Fill buf with random bytes from getrandom(2) (falls back to a PRNG). */

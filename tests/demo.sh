@@ -26,9 +26,13 @@ printf '[batch]\nmax_age = 2s\n' > "$DEMO/spoold.conf"
 "$BIN/spoold" -c "$DEMO/spoold.conf" -d "$SPOOL" -e "$URL" 2>"$DEMO/spoold.log" &
 spoold_pid=$!
 
-echo "== dropping the examples"
-"$BIN/spoolctl" -d "$SPOOL" submit "$SRC/examples/sentiment/posts.jsonl" \
-    "$SRC/examples/marketing/emails.jsonl"
+echo "== building the example batches from their data (spoolctl build) and dropping them"
+"$BIN/spoolctl" -d "$SPOOL" build --submit --batch posts --key id \
+    -t "$SRC/examples/sentiment/template.json" \
+    "$SRC/examples/sentiment/fortune.jsonl"
+"$BIN/spoolctl" -d "$SPOOL" build --submit --batch emails --key id \
+    -t "$SRC/examples/marketing/email.json" \
+    "$SRC/examples/marketing/customers.csv"
 printf '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}\n' > "$DEMO/hello.json"
 cp "$DEMO/hello.json" "$SPOOL/new/.hello.json.tmp" && mv "$SPOOL/new/.hello.json.tmp" "$SPOOL/new/hello.json"
 "$BIN/spoolctl" -d "$SPOOL" status
@@ -54,6 +58,12 @@ head -3 "$SPOOL/results/posts/output.jsonl" | cut -c1-300
 echo
 echo "== sentiment tally"
 python3 "$SRC/examples/sentiment/tally.py" "$SPOOL/results/posts/output.jsonl" || true
+echo
+echo "== one email per customer, joined back to the CSV rows (spoolctl collect)"
+(cd "$DEMO" && "$BIN/spoolctl" -d "$SPOOL" collect emails) || true
+ls "$DEMO/emails.collected" | head -3
+echo "$DEMO/emails.collected/customers-1001.txt:"
+cut -c1-200 "$DEMO/emails.collected/customers-1001.txt"
 echo
 echo "== archives"
 ls -l "$SPOOL/archive"

@@ -4,7 +4,7 @@
 # headers whose names would shadow system or library headers.
 set -u
 cd "$(dirname "$0")/.."
-src=$(ls spoold/*.[ch] tools/*.c)
+src=$(ls spoold/*.[ch] tools/*.[ch])
 bad=0
 if grep -nE '[[:space:]]+$' $src; then
 	echo "lint: trailing whitespace" >&2; bad=1
@@ -17,7 +17,7 @@ if grep -nE '(^|[^_a-z])(sprintf|vsprintf|strcpy|strcat|gets|atoi|atol|strtok|tm
     grep -v '^\s*/\?\*'; then
 	echo "lint: banned function (STYLE.md C.10)" >&2; bad=1
 fi
-for h in spoold/*.h; do
+for h in spoold/*.h tools/*.h; do
 	n=$(basename "$h")
 	if [ -e "/usr/include/$n" ]; then
 		echo "lint: $h shadows /usr/include/$n" >&2; bad=1

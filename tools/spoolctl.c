@@ -7,6 +7,10 @@
  *   spoolctl [-d SPOOL] status [--json]
  *   spoolctl [-d SPOOL] cancel BATCH
  *   spoolctl [-d SPOOL] retry BATCH
+ *   spoolctl [-d SPOOL] build --template FILE [--chunk SIZE] DOC...
+ *   spoolctl [-d SPOOL] collect [-o DIR] BATCH...
+ *
+ * build and collect live in build.c and collect.c.
  */
 #include <sys/stat.h>
 
@@ -17,23 +21,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "build.h"
+#include "collect.h"
 #include "config.h"
 #include "input.h"
 #include "spool.h"
+#include "submit.h"
 #include "util.h"
-
-/* sysexits(3) */
-#define EX_OK		0
-#define EX_USAGE	64
-#define EX_DATAERR	65
-#define EX_NOINPUT	66
-#define EX_CANTCREAT	73
-#define EX_IOERR	74
 
 static const char *spool_dir;
 
@@ -50,7 +50,16 @@ usage(void)
 	    "progress\n"
 	    "  cancel BATCH                  stop dispatching BATCH\n"
 	    "  retry BATCH                   re-run the failed requests of "
-	    "BATCH\n");
+	    "BATCH\n"
+	    "  build --template FILE [--chunk SIZE] [--key FIELD] "
+	    "[-o FILE]\n"
+	    "        [--submit [--batch NAME] [--force]] DOC...\n"
+	    "                                a batch from documents (.txt, "
+	    ".md, ...),\n"
+	    "                                CSV rows or JSONL records\n"
+	    "  collect [-o DIR] [--suffix SUFFIX] BATCH...\n"
+	    "                                one file per document from "
+	    "the results\n");
 }
 
 static struct spool *
@@ -78,87 +87,6 @@ cmd_init(int argc, char **argv)
 		return EX_CANTCREAT;
 	printf("spool ready at %s\n", spool_dir);
 	spool_free(sp);
-	return EX_OK;
-}
-
-/* Copies FILE into tmp/, fsyncs it, renames it into new/. */
-static int
-submit_one(struct spool *sp, const char *path, const char *batch, bool force)
-{
-	char name[SPOOL_NAME_MAX + 1], chunk[65536];
-	const char *base, *suffix;
-	struct spool_tmp *t;
-	ssize_t n;
-	int fd, tmpfd = spool_dirfd(sp, SPOOL_TMP);
-
-	base = strrchr(path, '/');
-	base = base != NULL ? base + 1 : path;
-	if (batch != NULL) {
-		/* The whole suffix: x.tar.gz stays a .tar.gz. */
-		char stem[SPOOL_NAME_MAX + 1];
-
-		suffix = ".jsonl";
-		if (spool_name_stem(base, stem, sizeof(stem)) == 0 &&
-		    strlen(stem) < strlen(base))
-			suffix = base + strlen(stem);
-		snprintf(name, sizeof(name), "%s%s", batch, suffix);
-	} else {
-		snprintf(name, sizeof(name), "%s", base);
-	}
-	if (!spool_name_ok(name) || spool_name_is_temp(name) ||
-	    (spool_name_kind(name) != SPOOL_KIND_JSONL &&
-	    spool_name_kind(name) != SPOOL_KIND_JSON &&
-	    spool_name_kind(name) != SPOOL_KIND_ARCHIVE)) {
-		fprintf(stderr, "spoolctl: %s: not a name spoold takes "
-		    "(.jsonl, .json or an archive)\n", name);
-		return EX_DATAERR;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "spoolctl: %s: %s\n", path, strerror(errno));
-		return EX_NOINPUT;
-	}
-	/* Only batches are deduplicated, so only they take a marker. */
-	if (force && spool_name_kind(name) != SPOOL_KIND_JSON) {
-		/* The marker first: spoold looks for it when it claims. */
-		char stem[SPOOL_NAME_MAX + 1], marker[SPOOL_NAME_MAX + 8];
-
-		if (spool_name_stem(name, stem, sizeof(stem)) == -1) {
-			close(fd);
-			return EX_DATAERR;
-		}
-		snprintf(marker, sizeof(marker), "%s.force", stem);
-		if (spool_write_atomic(sp, SPOOL_NEW, marker, "", 0) == -1) {
-			fprintf(stderr, "spoolctl: new/%s: %s\n", marker,
-			    strerror(errno));
-			close(fd);
-			return EX_IOERR;
-		}
-	}
-	if ((t = spool_tmp_open(tmpfd)) == NULL) {
-		fprintf(stderr, "spoolctl: tmp/: %s\n", strerror(errno));
-		close(fd);
-		return EX_CANTCREAT;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
-		if (spool_tmp_write(t, chunk, (size_t)n) == -1)
-			break;
-	}
-	close(fd);
-	if (n != 0) {
-		fprintf(stderr, "spoolctl: copy %s: %s\n", path,
-		    strerror(errno));
-		spool_tmp_abort(&t);
-		return EX_IOERR;
-	}
-	/* Durable in tmp/ under a hidden name, then one rename into new/. */
-	if (spool_tmp_commit(&t, name) == -1 ||
-	    spool_move(sp, SPOOL_TMP, name, SPOOL_NEW, name) == -1) {
-		fprintf(stderr, "spoolctl: deliver %s: %s\n", name,
-		    strerror(errno));
-		unlinkat(tmpfd, name, 0);
-		return EX_IOERR;
-	}
-	printf("submitted %s as new/%s\n", path, name);
 	return EX_OK;
 }
 
@@ -193,10 +121,22 @@ cmd_submit(int argc, char **argv)
 	if ((sp = open_spool(true)) == NULL)
 		return EX_CANTCREAT;
 	for (i = optind; i < argc; i++)
-		if ((r1 = submit_one(sp, argv[i], batch, force)) != EX_OK)
+		if ((r1 = submit_path(sp, argv[i], batch, force)) != EX_OK)
 			r = r1;
 	spool_free(sp);
 	return r;
+}
+
+static int
+cmd_build(int argc, char **argv)
+{
+	return build_main(argc, argv, spool_dir);
+}
+
+static int
+cmd_collect(int argc, char **argv)
+{
+	return collect_main(argc, argv, spool_dir);
 }
 
 /* Entries in a spool directory that are not temp files. */
@@ -401,6 +341,12 @@ main(int argc, char *argv[])
 		{ "status", cmd_status },
 		{ "cancel", cmd_cancel },
 		{ "retry", cmd_retry },
+		{ "build", cmd_build },
+		{ "collect", cmd_collect },
+	};
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
 	};
 	struct config cfg;
 	size_t i;
@@ -409,7 +355,7 @@ main(int argc, char *argv[])
 	config_init(&cfg);
 	spool_dir = getenv("SPOOLD_SPOOL") != NULL ? getenv("SPOOLD_SPOOL") :
 	    cfg.spool_dir;
-	while ((ch = getopt(argc, argv, "+d:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			spool_dir = optarg;

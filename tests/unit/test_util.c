@@ -187,6 +187,35 @@ test_util_hex_encode(void **state)
 	assert_string_equal(empty, "");
 }
 
+static size_t
+u8(const char *s)
+{
+	return utf8_check(s, strlen(s));
+}
+
+static void
+test_util_utf8_check(void **state)
+{
+	(void)state;
+	assert_int_equal(u8(""), 0);
+	assert_int_equal(u8("plain ASCII"), 11);
+	/* é, €, 日本, U+1F600, U+10FFFF */
+	assert_int_equal(u8("caf\xc3\xa9 \xe2\x82\xac \xe6\x97\xa5"
+	    "\xe6\x9c\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"), 26);
+	/* A stray continuation byte, Latin-1, a cut sequence. */
+	assert_int_equal(u8("ab\x80"), 2);
+	assert_int_equal(u8("caf\xe9!"), 3);
+	assert_int_equal(u8("x\xe2\x82"), 1);
+	/* Overlong '/', an overlong 3-byte form, a surrogate, > U+10FFFF. */
+	assert_int_equal(u8("\xc0\xaf"), 0);
+	assert_int_equal(u8("\xe0\x80\xaf"), 0);
+	assert_int_equal(u8("ok\xed\xa0\x80"), 2);
+	assert_int_equal(u8("\xf4\x90\x80\x80"), 0);
+	assert_int_equal(u8("\xf5\x80\x80\x80"), 0);
+	/* A bad continuation inside a 4-byte form. */
+	assert_int_equal(u8("\xf0\x9f\x41\x80"), 0);
+}
+
 static void
 test_util_random_id_shape(void **state)
 {
@@ -348,6 +377,7 @@ main(void)
 		cmocka_unit_test(test_util_uint_rejects_junk),
 		cmocka_unit_test(test_util_bool_values),
 		cmocka_unit_test(test_util_hex_encode),
+		cmocka_unit_test(test_util_utf8_check),
 		cmocka_unit_test(test_util_random_id_shape),
 		cmocka_unit_test(test_util_buf_add),
 		cmocka_unit_test(test_util_buf_addf),

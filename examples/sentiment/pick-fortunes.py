@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-# make-batch.py - build the sentiment example batch (posts.jsonl) from the
-# fortune databases of the Debian packages fortunes / fortunes-min.
+# pick-fortunes.py - choose the texts of the sentiment example (fortune.jsonl)
+# from the fortune databases of the Debian packages fortunes / fortunes-min.
 #
-# Each selected fortune becomes one OpenAI Batch request line asking
-# gpt-4o-mini to classify the text's sentiment, with a strict json_schema
-# response_format, so every reply is {"sentiment": ..., "confidence": ...}.
+# Each selected fortune becomes one JSON record {"id": "CATEGORY-NNNN",
+# "text": "..."}. `spoolctl build` then turns the records into the batch,
+# with template.json (the request: gpt-4o-mini, a strict json_schema
+# response_format) and the record's text in place of {{text}}:
+#
+#   spoolctl build -t template.json --key id -o posts.jsonl fortune.jsonl
 #
 # The output is deterministic (same fortune files in, same bytes out):
 #   1. Read the category files (default: CATEGORIES below) in sorted order and
@@ -18,13 +21,12 @@
 #      entry per category in turn (round robin, categories in sorted order)
 #      until N are taken. A smaller -n thus picks a subset of a larger one.
 #   4. Write them sorted by category and entry number.
-# custom_id is fortune-CATEGORY-NNNN, NNNN the entry's position in its file
-# counting from 0 (the order of strfile's .dat index), so every id is unique
-# and leads back to its text.
+# The id is CATEGORY-NNNN, NNNN the entry's position in its file counting
+# from 0 (the order of strfile's .dat index), so every id is unique and
+# leads back to its text; build makes it the custom_id fortune-ID#1/1.
 #
 # The file is written to a hidden temporary name beside the target and then
-# renamed, so it is safe to write straight into SPOOL/new/ (spoold ignores
-# names beginning with "."). Standard library only.
+# renamed. Standard library only.
 
 import argparse
 import hashlib
@@ -81,33 +83,6 @@ BLOCK_RE = re.compile(
     r"\b(?:" + "|".join(re.escape(w[:-1]) + r"\w*" if w.endswith("*")
                         else re.escape(w) + r"s?\b" for w in BLOCKLIST) + ")",
     re.IGNORECASE)
-
-SYSTEM_PROMPT = (
-    "You classify the sentiment of short texts: quotations, jokes and "
-    "aphorisms from the Unix fortune database. Decide whether the feeling "
-    "the text expresses is positive, neutral or negative (judge its tone and "
-    "attitude, not whether it is funny or true), and say how confident you "
-    "are, from 0 to 1. Reply only with the JSON object the schema asks for."
-)
-
-RESPONSE_FORMAT = {
-    "type": "json_schema",
-    "json_schema": {
-        "name": "sentiment",
-        "strict": True,
-        "schema": {
-            "type": "object",
-            "properties": {
-                "sentiment": {"type": "string",
-                              "enum": ["positive", "neutral", "negative"]},
-                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            },
-            "required": ["sentiment", "confidence"],
-            "additionalProperties": False,
-        },
-    },
-}
-
 
 def overstrike(line):
     """Render a line that uses backspace overstriking (bold, underline) as the
@@ -167,7 +142,7 @@ def candidates(fortune_dir, categories, max_chars):
         try:
             entries = list(read_entries(path))
         except (OSError, UnicodeDecodeError) as e:
-            sys.exit(f"make-batch.py: cannot read {path}: {e}")
+            sys.exit(f"pick-fortunes.py: cannot read {path}: {e}")
         for index, entry in entries:
             text = clean(entry)
             if not 20 <= len(text) <= max_chars:
@@ -200,22 +175,9 @@ def select(per_cat, n):
     return sorted(chosen, key=lambda c: (c[1], c[2]))
 
 
-def request_line(cat, index, text, model):
-    req = {
-        "custom_id": f"fortune-{cat}-{index:04d}",
-        "method": "POST",
-        "url": "/v1/chat/completions",
-        "body": {
-            "model": model,
-            "temperature": 0,
-            "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": text},
-            ],
-            "response_format": RESPONSE_FORMAT,
-        },
-    }
-    return json.dumps(req, ensure_ascii=False, separators=(",", ":")) + "\n"
+def record_line(cat, index, text):
+    rec = {"id": f"{cat}-{index:04d}", "text": text}
+    return json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def write_atomic(path, data):
@@ -245,23 +207,21 @@ def write_atomic(path, data):
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet under | head
     p = argparse.ArgumentParser(
-        prog="make-batch.py",
-        usage="%(prog)s [-n N] [-o FILE] [-d DIR] [--model MODEL] "
-              "[--max-chars M] [--categories LIST]",
-        description="Build an OpenAI Batch file of sentiment-classification "
-                    "requests from the fortune databases "
-                    "(default: 300 requests into posts.jsonl).",
-        epilog="Example: %(prog)s -n 300 -o posts.jsonl && "
-               "spoolctl submit posts.jsonl")
+        prog="pick-fortunes.py",
+        usage="%(prog)s [-n N] [-o FILE] [-d DIR] [--max-chars M] "
+              "[--categories LIST]",
+        description="Choose short texts from the fortune databases for "
+                    "the sentiment example, as JSON records "
+                    "(default: 300 into fortune.jsonl).",
+        epilog="Example: %(prog)s -n 300 && spoolctl build -t "
+               "template.json --key id -o posts.jsonl fortune.jsonl")
     p.add_argument("-n", type=int, default=300, metavar="N",
-                   help="number of requests (default 300)")
-    p.add_argument("-o", default="posts.jsonl", metavar="FILE",
-                   help="output file, '-' for stdout (default posts.jsonl); "
-                        "the batch id is its name without .jsonl")
+                   help="number of texts (default 300)")
+    p.add_argument("-o", default="fortune.jsonl", metavar="FILE",
+                   help="output file, '-' for stdout (default "
+                        "fortune.jsonl)")
     p.add_argument("-d", default=FORTUNE_DIR, metavar="DIR",
                    help=f"fortune directory (default {FORTUNE_DIR})")
-    p.add_argument("--model", default="gpt-4o-mini",
-                   help="model name (default gpt-4o-mini)")
     p.add_argument("--max-chars", type=int, default=280, metavar="M",
                    help="longest text kept, after collapsing whitespace "
                         "(default 280)")
@@ -280,13 +240,13 @@ def main():
     per_cat = candidates(a.d, cats, a.max_chars)
     chosen = select(per_cat, a.n)
     if len(chosen) < a.n:
-        print(f"make-batch.py: only {len(chosen)} usable fortunes, "
+        print(f"pick-fortunes.py: only {len(chosen)} usable fortunes, "
               f"wanted {a.n}", file=sys.stderr)
-    data = "".join(request_line(c, i, t, a.model) for _, c, i, t in chosen)
+    data = "".join(record_line(c, i, t) for _, c, i, t in chosen)
     write_atomic(a.o, data)
     if a.o != "-":
         n = len(chosen)
-        print(f"make-batch.py: wrote {n} request{'s' if n != 1 else ''}"
+        print(f"pick-fortunes.py: wrote {n} text{'s' if n != 1 else ''}"
               f" to {a.o}",
               file=sys.stderr)
 
