@@ -42,7 +42,7 @@ CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
 	    spoold/worker.c spoold/http.c spoold/finish.c \
-	    spoold/supervisor.c spoold/claim.c spoold/sched.c
+	    spoold/supervisor.c spoold/claim.c spoold/sched.c spoold/unpack.c
 
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
 SPOOLCTL_SRC := tools/submit.c tools/build.c tools/collect.c \

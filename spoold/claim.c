@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "sup.h"
+#include "unpack.h"
 #include "util.h"
 
 void
@@ -174,9 +175,86 @@ index_forget(struct sup *s, const char *sha)
 	close(dfd);
 }
 
-/* A new JSONL drop: claim it into processing/ID.jsonl and open it. */
+/*
+ * An archive or a directory batch: unpacked into processing/target as
+ * JSONL (durable), then the original goes to done/ -- the JSONL is the
+ * batch's input from here on.  A crash in between leaves the original
+ * in new/: taken again, it unpacks to the same content, which the
+ * idempotency index recognises.  Returns 0, 1 if the original is gone
+ * (another instance took it), -1 with err (code "io_error": try again).
+ */
 static int
-claim_jsonl(struct sup *s, const char *name)
+place_unpacked(struct sup *s, const char *name, enum spool_kind kind,
+    const char *target, struct err *err)
+{
+	struct unpack_limits lim;
+	struct unpack_report rep;
+	struct spool_tmp *tmp;
+	char done[SPOOL_NAME_MAX + 1];
+	int fd, r, i;
+
+	fd = openat(spool_dirfd(s->sp, SPOOL_NEW), name, O_RDONLY |
+	    O_NOFOLLOW | O_CLOEXEC | (kind == SPOOL_KIND_DIR ? O_DIRECTORY :
+	    O_NONBLOCK));
+	if (fd == -1) {
+		if (errno == ENOENT)
+			return 1;
+		err_set(err, errno == ELOOP || errno == ENOTDIR ?
+		    "invalid_file" : "io_error", "open: %s", strerror(errno));
+		return -1;
+	}
+	if ((tmp = spool_tmp_open(spool_dirfd(s->sp, SPOOL_PROCESSING))) ==
+	    NULL) {
+		err_set(err, "io_error", "create in processing/: %s",
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	unpack_limits_default(&lim);
+	lim.max_bytes = s->cfg->max_file_bytes;
+	lim.task = s->lim;
+	r = kind == SPOOL_KIND_DIR ?
+	    unpack_dir(fd, s->cfg->ready_marker, spool_tmp_fd(tmp), &lim,
+	    &rep, err) :
+	    unpack_archive(fd, spool_tmp_fd(tmp), &lim, &rep, err);
+	close(fd);
+	if (r == 0 && spool_tmp_commit(&tmp, target) == -1) {
+		err_set(err, "io_error", "write processing/%s: %s", target,
+		    strerror(errno));
+		r = -1;
+	}
+	if (r == -1) {
+		spool_tmp_abort(&tmp);
+		unpack_report_release(&rep);
+		return -1;
+	}
+	log_info("%s: %llu members unpacked into %s", name,
+	    (unsigned long long)rep.members, target);
+	if (rep.skipped > 0)
+		log_warnx("%s: %llu members are not .json or .jsonl and were "
+		    "left out: %s%s", name, (unsigned long long)rep.skipped,
+		    rep.skipped_names.data, rep.skipped_names.len >= 400 ?
+		    ", ..." : "");
+	unpack_report_release(&rep);
+	snprintf(done, sizeof(done), "%s", name);
+	for (i = 2; spool_move(s->sp, SPOOL_NEW, name, SPOOL_DONE, done) == -1;
+	    i++) {
+		if (errno != EEXIST || i > 1000) {
+			/* Taken again later: a duplicate by content. */
+			log_warn("move %s to done/", name);
+			break;
+		}
+		snprintf(done, sizeof(done), "%.240s.%d", name, i);
+	}
+	return 0;
+}
+
+/*
+ * A new batch drop (JSONL, archive or directory): claim it into
+ * processing/ID.jsonl and open it.
+ */
+static int
+claim_batch(struct sup *s, const char *name, enum spool_kind kind)
 {
 	char stem[SPOOL_BATCH_ID_MAX + 1], id[SPOOL_BATCH_ID_MAX + 16];
 	char target[SPOOL_NAME_MAX + 1], force[SPOOL_NAME_MAX + 8];
@@ -211,8 +289,20 @@ claim_jsonl(struct sup *s, const char *name)
 			return -1;
 		}
 	}
-	if (spool_move(s->sp, SPOOL_NEW, name, SPOOL_PROCESSING, target) ==
-	    -1 && (errno == ENOENT || errno == EEXIST ||
+	if (kind != SPOOL_KIND_JSONL) {
+		if ((r = place_unpacked(s, name, kind, target, &err)) != 0) {
+			lease_remove(pfd, target);
+			if (r == 1)
+				return 0;	/* another instance took it */
+			log_warnx("batch=%s %s: %s", id, name, err.msg);
+			if (strcmp(err.code, "io_error") == 0)
+				return -1;	/* looked at again later */
+			if (intake_fail(s->sp, SPOOL_NEW, name, &err) == -1)
+				log_warn("move %s to failed/", name);
+			return 0;
+		}
+	} else if (spool_move(s->sp, SPOOL_NEW, name, SPOOL_PROCESSING,
+	    target) == -1 && (errno == ENOENT || errno == EEXIST ||
 	    !moved_anyway(pfd, target))) {
 		int saved = errno;
 
@@ -435,13 +525,14 @@ on_drop(enum spool_kind kind, const char *name, void *arg)
 		return -1;
 	switch (kind) {
 	case SPOOL_KIND_JSONL:
-		return claim_jsonl(s, name);
+	case SPOOL_KIND_ARCHIVE:
+	case SPOOL_KIND_DIR:
+		return claim_batch(s, name, kind);
 	case SPOOL_KIND_JSON:
 		return claim_json(s, name);
 	case SPOOL_KIND_CANCEL:
 		return on_cancel(s, name);
 	case SPOOL_KIND_TEMP:
-	case SPOOL_KIND_ARCHIVE:
 	case SPOOL_KIND_READY:
 	case SPOOL_KIND_FORCE:
 	case SPOOL_KIND_OTHER:

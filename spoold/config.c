@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "spool.h"
 #include "util.h"
 
 struct load_ctx {
@@ -72,6 +73,7 @@ config_init(struct config *c)
 	c->backoff_max_ms = 60000;
 	c->max_tasks = 1000;
 	c->max_age_ms = 60000;
+	snprintf(c->ready_marker, sizeof(c->ready_marker), "_READY");
 	c->completion_window_ms = 24 * 3600000ULL;
 	c->archive = ARCHIVE_TAR_GZ;
 	c->log_level = LOG_LEVEL_INFO;
@@ -297,6 +299,17 @@ set_key(struct config *c, const char *s, const char *k, const char *v)
 			return set_duration(&c->max_age_ms, v);
 		if (strcmp(k, "settle") == 0)
 			return set_duration(&c->batch_settle_ms, v);
+		if (strcmp(k, "ready_marker") == 0) {
+			/* A plain name that is not itself a batch input. */
+			if (strlen(v) >= sizeof(c->ready_marker) ||
+			    !spool_name_ok(v) || strchr(v, '/') != NULL ||
+			    spool_name_kind(v) == SPOOL_KIND_JSON ||
+			    spool_name_kind(v) == SPOOL_KIND_JSONL)
+				return -1;
+			snprintf(c->ready_marker, sizeof(c->ready_marker), "%s",
+			    v);
+			return 0;
+		}
 		if (strcmp(k, "completion_window") == 0)
 			return set_duration(&c->completion_window_ms, v);
 		if (strcmp(k, "archive") == 0)

@@ -56,6 +56,7 @@ struct config {
 	uint64_t	 max_tasks;
 	uint64_t	 max_age_ms;
 	uint64_t	 batch_settle_ms;	/* 0: unset */
+	char		 ready_marker[64];	/* seals a directory batch */
 	uint64_t	 completion_window_ms;
 	enum archive_format archive;
 	bool		 archive_input;

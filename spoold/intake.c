@@ -42,6 +42,8 @@ struct intake {
 	int			 ifd;
 	struct loop_timer	*scan_timer;
 	struct loop_timer	*rescan_timer;
+	struct loop_timer	*held_timer;	/* polls held directories */
+	bool			 poll_held;
 	struct cand		**cands;	/* hash table by name */
 	size_t			 ncands;
 	size_t			 nbuckets;
@@ -247,6 +249,8 @@ examine(struct intake *in, const char *name, enum spool_kind kind,
 	/* rsync --partial marks a cut-off file with an mtime of 1970. */
 	if (st->st_mtime < 365 * 86400)
 		complete = 0;
+	else if (kind == SPOOL_KIND_ARCHIVE)
+		complete = 1;	/* a cut archive fails to unpack: failed/ */
 	else
 		complete = input_looks_complete(fd, kind == SPOOL_KIND_JSONL,
 		    (size_t)in->cfg->max_line_bytes);
@@ -275,6 +279,84 @@ examine(struct intake *in, const char *name, enum spool_kind kind,
 	/* No timer of its own: the periodic rescan looks at it again, and
 	 * a held file does not keep spoold --once from finishing (75). */
 	in->held++;
+	return false;
+}
+
+/* The newest ctime in the directory dfd and of dfd itself, in ms;
+ * *temp is set if a temp-named file is still in it. */
+static uint64_t
+dir_changed_ms(int dfd, const struct stat *st, bool *temp)
+{
+	struct dirent *de;
+	struct stat est;
+	uint64_t newest, t;
+	DIR *d;
+
+	newest = (uint64_t)st->st_ctim.tv_sec * 1000 +
+	    (uint64_t)st->st_ctim.tv_nsec / 1000000;
+	*temp = false;
+	if ((d = spool_opendir(dfd)) == NULL)
+		return wall_ms();
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (spool_name_is_temp(de->d_name))
+			*temp = true;
+		if (fstatat(dfd, de->d_name, &est, AT_SYMLINK_NOFOLLOW) == -1)
+			continue;
+		t = (uint64_t)est.st_ctim.tv_sec * 1000 +
+		    (uint64_t)est.st_ctim.tv_nsec / 1000000;
+		if (t > newest)
+			newest = t;
+	}
+	closedir(d);
+	return newest;
+}
+
+/*
+ * A directory batch (SPEC §3) is ready once it arrived by a rename,
+ * holds its marker, or (with batch.settle) has not changed for that
+ * long with no temp file left in it.  Until then it is held and looked
+ * at every second: what happens inside raises no event on new/.
+ */
+static bool
+examine_dir(struct intake *in, const char *name, const struct stat *st,
+    uint64_t *wait_ms)
+{
+	struct cand *c = cand_get(in, name, true);
+	uint64_t changed, nowms = wall_ms();
+	bool ready, temp;
+	int dfd;
+
+	c->seen = true;
+	if ((dfd = openat(spool_dirfd(in->sp, SPOOL_NEW), name, O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return false;	/* gone: taken by another instance */
+	ready = c->moved_in || faccessat(dfd, in->cfg->ready_marker, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0;
+	if (!ready && in->cfg->batch_settle_ms > 0) {
+		changed = dir_changed_ms(dfd, st, &temp);
+		if (!temp && nowms >= changed &&
+		    nowms - changed >= in->cfg->batch_settle_ms)
+			ready = true;
+	}
+	close(dfd);
+	if (ready) {
+		if (in->cb(SPOOL_KIND_DIR, name, in->arg) == -1) {
+			*wait_ms = 1000;
+			return true;
+		}
+		return false;
+	}
+	if (!c->noted)
+		log_info("directory %s waits for %s%s", name,
+		    in->cfg->ready_marker, in->cfg->batch_settle_ms > 0 ?
+		    " or batch.settle without change" : "");
+	c->noted = true;
+	/* Held, like a truncated file: spoold --once does not wait. */
+	in->held++;
+	in->poll_held = true;
 	return false;
 }
 
@@ -313,7 +395,9 @@ scan_entry(struct intake *in, int dfd, const char *name)
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 		return;
 	if (S_ISDIR(st.st_mode)) {
-		note_once(in, name, "directory batches are not supported yet");
+		examine_dir(in, name, &st, &wait_ms);
+		if (wait_ms > 0 && wait_ms < in->scan_next_ms)
+			in->scan_next_ms = wait_ms;
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -326,18 +410,17 @@ scan_entry(struct intake *in, int dfd, const char *name)
 		fail_drop(in, name, "unsupported_file",
 		    "unknown suffix: drop .jsonl, .json or an archive");
 		break;
-	case SPOOL_KIND_ARCHIVE:
-		note_once(in, name, "archive batches are not supported yet");
-		break;
 	case SPOOL_KIND_CANCEL:
 		in->cb(kind, name, in->arg);
 		break;
 	case SPOOL_KIND_READY:
 	case SPOOL_KIND_FORCE:
 	case SPOOL_KIND_TEMP:
+	case SPOOL_KIND_DIR:
 		break;
 	case SPOOL_KIND_JSON:
 	case SPOOL_KIND_JSONL:
+	case SPOOL_KIND_ARCHIVE:
 		if (examine(in, name, kind, &st, &wait_ms))
 			in->scan_waiting = true;
 		if (wait_ms > 0 && wait_ms < in->scan_next_ms)
@@ -364,6 +447,7 @@ scan(void *arg)
 		in->scan_waiting = false;
 		in->scan_next_ms = UINT64_MAX;
 		in->held = 0;
+		in->poll_held = false;
 	}
 	for (n = 0; n < SCAN_SLICE && !in->paused; n++) {
 		if ((de = readdir(in->scan_dir)) == NULL)
@@ -378,6 +462,8 @@ scan(void *arg)
 	in->scan_dir = NULL;
 	cand_sweep(in, false);
 	in->idle = !in->scan_waiting;
+	if (in->poll_held)
+		loop_timer_arm_sooner(in->held_timer, 1000);
 	if (in->scan_next_ms != UINT64_MAX)
 		loop_timer_arm_sooner(in->scan_timer, in->scan_next_ms + 10);
 }
@@ -447,6 +533,7 @@ intake_new(struct loop *l, struct spool *sp, const struct config *cfg,
 	in->arg = arg;
 	in->scan_timer = loop_timer_new(l, scan, in);
 	in->rescan_timer = loop_timer_new(l, on_rescan, in);
+	in->held_timer = loop_timer_new(l, scan, in);
 	in->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	snprintf(path, sizeof(path), "%s/new", spool_root(sp));
 	if (in->ifd == -1 || inotify_add_watch(in->ifd, path, IN_MOVED_TO |
@@ -475,6 +562,7 @@ intake_free(struct intake *in)
 	}
 	loop_timer_free(in->scan_timer);
 	loop_timer_free(in->rescan_timer);
+	loop_timer_free(in->held_timer);
 	free(in);
 }
 
