@@ -1,0 +1,567 @@
+/*
+ * test_execrun - exec endpoints: judging a run, the response body, and
+ * real runs of small commands on a loop (exit codes, signals, timeouts
+ * with the whole process group killed, the clean environment, closed
+ * descriptors, resource limits).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include "buf.h"
+#include "execrun.h"
+#include "loop.h"
+#include "util.h"
+
+/* --- the response body --------------------------------------------- */
+
+static void
+expect_body(const char *in, size_t len, const char *want)
+{
+	struct buf b = BUF_INIT;
+
+	execrun_format_body(&b, in, len);
+	assert_non_null(b.data);
+	assert_string_equal(b.data, want);
+	buf_release(&b);
+}
+
+static void
+test_execrun_body(void **state)
+{
+	(void)state;
+	/* A JSON object is the body as it is. */
+	expect_body("{\"a\":1}\n", 8, "{\"a\":1}\n");
+	expect_body(" {\"usage\":{}} ", 14, " {\"usage\":{}} ");
+	/* Anything else is text under "output". */
+	expect_body("3 12 80\n", 8, "{\"output\":\"3 12 80\\n\"}");
+	expect_body("", 0, "{\"output\":\"\"}");
+	expect_body("[1,2]", 5, "{\"output\":\"[1,2]\"}");
+	expect_body("42", 2, "{\"output\":\"42\"}");
+	expect_body("{\"a\":1} trailing", 16,
+	    "{\"output\":\"{\\\"a\\\":1} trailing\"}");
+	expect_body("{\"a\":", 5, "{\"output\":\"{\\\"a\\\":\"}");
+	/* Text stays valid UTF-8: bad bytes and NULs become U+FFFD. */
+	expect_body("caf\xc3\xa9", 5, "{\"output\":\"caf\xc3\xa9\"}");
+	expect_body("a\xff" "b", 3, "{\"output\":\"a\xef\xbf\xbd" "b\"}");
+	expect_body("a\0b", 3, "{\"output\":\"a\xef\xbf\xbd" "b\"}");
+	expect_body("\xc3", 1, "{\"output\":\"\xef\xbf\xbd\"}");
+	expect_body("\xed\xa0\x80", 3, "{\"output\":\"\xef\xbf\xbd"
+	    "\xef\xbf\xbd\xef\xbf\xbd\"}");
+	/* An object with bad UTF-8 in it is wrapped, not passed on. */
+	expect_body("{\"a\":\"\xff\"}", 9,
+	    "{\"output\":\"{\\\"a\\\":\\\"\xef\xbf\xbd\\\"}\"}");
+}
+
+/* --- judging -------------------------------------------------------- */
+
+static void
+status_init(struct execrun_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->command = "/x/tool";
+	st->timeout_ms = 10000;
+	st->out = st->err = "";
+}
+
+static void
+test_execrun_classify(void **state)
+{
+	struct execrun_status st;
+	struct execrun_verdict v;
+	char big[2000];
+
+	(void)state;
+	status_init(&st);
+	st.exited = true;
+	st.err = "warning: ignored\n";
+	st.err_len = strlen(st.err);
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_OK);
+	assert_int_equal(v.status, 200);
+	assert_null(v.message);
+	execrun_verdict_release(&v);
+
+	st.exit_code = 75;
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_RETRY);
+	assert_string_equal(v.code, "exec_tempfail");
+	assert_string_equal(v.message,
+	    "exec: exit 75 (temporary failure): warning: ignored");
+	assert_int_equal(v.status, 0);
+	execrun_verdict_release(&v);
+
+	st.exit_code = 3;
+	st.err = "";
+	st.err_len = 0;
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_FAIL);
+	assert_string_equal(v.code, "exec_exit");
+	assert_string_equal(v.message, "exec: exit 3");
+	execrun_verdict_release(&v);
+
+	/* Only the tail of a long stderr, cut at a character. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "HEAD", 4);
+	memcpy(big + sizeof(big) - 8, "the end\n", 8);
+	big[sizeof(big) - 502] = '\xc3';	/* é split by the cut */
+	big[sizeof(big) - 501] = '\xa9';
+	st.err = big;
+	st.err_len = sizeof(big);
+	execrun_classify(&st, &v);
+	assert_non_null(strstr(v.message, "exec: exit 3: ..."));
+	assert_null(strstr(v.message, "HEAD"));
+	assert_null(strstr(v.message, "\xef\xbf\xbd"));
+	assert_int_equal(strlen(v.message), strlen("exec: exit 3: ...") +
+	    EXECRUN_STDERR_TAIL - 1);
+	assert_string_equal(v.message + strlen(v.message) - 7, "the end");
+	execrun_verdict_release(&v);
+
+	status_init(&st);
+	st.signal = SIGKILL;
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_FAIL);
+	assert_string_equal(v.code, "exec_signal");
+	assert_string_equal(v.message, "exec: killed by signal 9 (Killed)");
+	execrun_verdict_release(&v);
+
+	/* A timeout wins over the signal that ended the run. */
+	st.timed_out = true;
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_RETRY);
+	assert_string_equal(v.code, "request_timeout");
+	assert_string_equal(v.message, "exec: timed out after 10 s");
+	execrun_verdict_release(&v);
+	st.timeout_ms = 1500;
+	execrun_classify(&st, &v);
+	assert_string_equal(v.message, "exec: timed out after 1500 ms");
+	execrun_verdict_release(&v);
+
+	status_init(&st);
+	st.exited = true;
+	st.too_large = true;
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_FAIL);
+	assert_string_equal(v.code, "response_too_large");
+	execrun_verdict_release(&v);
+
+	status_init(&st);
+	st.exec_errno = ENOENT;
+	st.exec_step = "execve";
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_ENDPOINT_DOWN);
+	assert_string_equal(v.code, "exec_unavailable");
+	assert_string_equal(v.message,
+	    "exec: cannot run /x/tool: execve: No such file or directory");
+	execrun_verdict_release(&v);
+
+	status_init(&st);
+	st.start_errno = EAGAIN;
+	execrun_classify(&st, &v);
+	assert_int_equal(v.outcome, OUTCOME_RETRY);
+	assert_string_equal(v.code, "exec_start");
+	execrun_verdict_release(&v);
+}
+
+/* --- real runs ------------------------------------------------------ */
+
+struct outcome {
+	struct loop	*loop;
+	bool		 done;
+	struct execrun_status st;
+	char		*out;
+	char		*err;
+	uint64_t	 ms;		/* from start to report */
+};
+
+static void
+on_done(struct execrun *r, const struct execrun_status *st, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->done = true;
+	o->st = *st;
+	/* Borrowed from r: copy before freeing it. */
+	o->out = xstrndup(st->out, st->out_len);
+	o->err = xstrndup(st->err, st->err_len);
+	o->st.out = o->out;
+	o->st.err = o->err;
+	o->st.command = NULL;
+	o->st.exec_step = st->exec_step;
+	execrun_free(r);
+	loop_stop(o->loop);
+}
+
+static void
+on_guard(void *arg)
+{
+	(void)arg;
+	fail_msg("a run did not report within 20 s");
+}
+
+static void
+run_cmd(struct outcome *o, char *const *argv, const char *input,
+    size_t input_len, uint64_t timeout_ms, uint64_t max_output)
+{
+	struct execrun_spec spec;
+	struct loop_timer *guard;
+	uint64_t t0 = now_ms();
+
+	memset(o, 0, sizeof(*o));
+	o->loop = loop_new();
+	assert_non_null(o->loop);
+	guard = loop_timer_new(o->loop, on_guard, NULL);
+	loop_timer_arm(guard, 20000);
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	spec.custom_id = "req-1";
+	spec.endpoint = "legacy";
+	spec.input = input;
+	spec.input_len = input_len;
+	spec.timeout_ms = timeout_ms;
+	spec.max_output = max_output;
+	spec.memory_limit = 512ULL << 20;
+	(void)execrun_start(o->loop, &spec, on_done, o);
+	assert_int_equal(loop_run(o->loop), 0);
+	assert_true(o->done);
+	o->ms = now_ms() - t0;
+	loop_timer_free(guard);
+	loop_free(o->loop);
+}
+
+static void
+outcome_release(struct outcome *o)
+{
+	free(o->out);
+	free(o->err);
+}
+
+/* -Wwrite-strings makes literals const; execve's argv is not. */
+#define ARGV(...)	((char *const *)(const char *const[]){ __VA_ARGS__, \
+			    NULL })
+#define SH(script)	ARGV("/bin/sh", "-c", script)
+
+/* Gone, or a zombie nobody has reaped yet: either way not running. */
+static bool
+pid_dead(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p != NULL && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* A killed process closes its files a moment before it is a zombie. */
+static bool
+wait_dead(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < 200 && !pid_dead(pid); i++)
+		usleep(10000);
+	return pid_dead(pid);
+}
+
+static void
+test_execrun_cat(void **state)
+{
+	struct outcome o;
+	const char *line = "{\"custom_id\":\"req-1\"}\n";
+
+	(void)state;
+	run_cmd(&o, ARGV("/bin/cat"), line, strlen(line),
+	    5000, 1 << 20);
+	assert_true(o.st.exited);
+	assert_int_equal(o.st.exit_code, 0);
+	assert_string_equal(o.out, line);
+	assert_string_equal(o.err, "");
+	outcome_release(&o);
+	/* A bare name is looked up in the command's PATH. */
+	run_cmd(&o, ARGV("tr", "a-z", "A-Z"), "abc", 3,
+	    5000, 1 << 20);
+	assert_true(o.st.exited);
+	assert_int_equal(o.st.exit_code, 0);
+	assert_string_equal(o.out, "ABC");
+	outcome_release(&o);
+}
+
+static void
+test_execrun_exit_codes(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_cmd(&o, SH("echo busy >&2; exit 75"), "", 0, 5000, 1 << 20);
+	assert_true(o.st.exited);
+	assert_int_equal(o.st.exit_code, 75);
+	assert_string_equal(o.err, "busy\n");
+	outcome_release(&o);
+
+	run_cmd(&o, SH("cat >/dev/null; echo 'bad input' >&2; exit 3"),
+	    "x", 1, 5000, 1 << 20);
+	assert_true(o.st.exited);
+	assert_int_equal(o.st.exit_code, 3);
+	assert_string_equal(o.err, "bad input\n");
+	outcome_release(&o);
+
+	run_cmd(&o, SH("kill -9 $$"), "", 0, 5000, 1 << 20);
+	assert_false(o.st.exited);
+	assert_int_equal(o.st.signal, SIGKILL);
+	outcome_release(&o);
+}
+
+static void
+test_execrun_timeout_kills_group(void **state)
+{
+	struct outcome o;
+	pid_t bg;
+
+	(void)state;
+	/* A grandchild in the background, then a wait that never ends. */
+	run_cmd(&o, SH("sleep 1000 & echo $!; exec sleep 1000"), "", 0, 300,
+	    1 << 20);
+	assert_true(o.st.timed_out);
+	assert_int_equal(o.st.signal, SIGTERM);
+	assert_true(o.ms >= 300 && o.ms < 3000);
+	bg = (pid_t)strtol(o.out, NULL, 10);
+	assert_true(bg > 1);
+	assert_true(wait_dead(bg));
+	outcome_release(&o);
+
+	/* One that ignores SIGTERM gets SIGKILL after the grace. */
+	run_cmd(&o, SH("trap '' TERM; while :; do sleep 0.05; done"), "", 0,
+	    200, 1 << 20);
+	assert_true(o.st.timed_out);
+	assert_int_equal(o.st.signal, SIGKILL);
+	assert_true(o.ms >= 200 + EXECRUN_GRACE_MS);
+	outcome_release(&o);
+}
+
+static void
+test_execrun_leftovers_killed(void **state)
+{
+	struct outcome o;
+	pid_t bg;
+
+	(void)state;
+	/* The command exits; its background child holds stdout open and
+	 * must not keep the run (or itself) alive. */
+	run_cmd(&o, SH("sleep 1000 & echo $!"), "", 0, 10000, 1 << 20);
+	assert_true(o.st.exited);
+	assert_int_equal(o.st.exit_code, 0);
+	assert_true(o.ms < EXECRUN_DRAIN_MS);
+	bg = (pid_t)strtol(o.out, NULL, 10);
+	assert_true(bg > 1);
+	assert_true(wait_dead(bg));
+	outcome_release(&o);
+}
+
+static void
+test_execrun_environment(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	setenv("OPENAI_API_KEY", "sk-test-secret", 1);
+	run_cmd(&o, ARGV("/usr/bin/env"), "", 0, 5000,
+	    1 << 20);
+	assert_int_equal(o.st.exit_code, 0);
+	assert_string_equal(o.out, "PATH=" EXECRUN_PATH "\nLANG=C.UTF-8\n"
+	    "SPOOLD_CUSTOM_ID=req-1\nSPOOLD_ENDPOINT=legacy\n");
+	outcome_release(&o);
+	unsetenv("OPENAI_API_KEY");
+}
+
+static void
+test_execrun_descriptors(void **state)
+{
+	struct outcome o;
+	int fd;
+
+	(void)state;
+	/* A descriptor the worker might have without close-on-exec. */
+	fd = dup2(0, 100);
+	assert_int_equal(fd, 100);
+	/* ls itself opens one more (3) to read the directory. */
+	run_cmd(&o, ARGV("/bin/ls", "/proc/self/fd"), "",
+	    0, 5000, 1 << 20);
+	assert_int_equal(o.st.exit_code, 0);
+	assert_string_equal(o.out, "0\n1\n2\n3\n");
+	outcome_release(&o);
+	close(fd);
+}
+
+static void
+test_execrun_limits(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_cmd(&o, SH("ulimit -n; ulimit -c; ulimit -v; umask; pwd"), "", 0,
+	    5000, 1 << 20);
+	assert_int_equal(o.st.exit_code, 0);
+	assert_string_equal(o.out, "256\n0\n524288\n0077\n/\n");
+	outcome_release(&o);
+	/* No signal stays ignored from the worker (SIGPIPE is, here). */
+	run_cmd(&o, ARGV("/bin/grep", "^SigIgn",
+	    "/proc/self/status"), "", 0, 5000, 1 << 20);
+	assert_string_equal(o.out, "SigIgn:\t0000000000000000\n");
+	outcome_release(&o);
+}
+
+static void
+test_execrun_output_limit(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_cmd(&o, SH("head -c 1000000 /dev/zero; sleep 1000"), "", 0, 5000,
+	    4096);
+	assert_true(o.st.too_large);
+	assert_true(o.ms < 3000);
+	outcome_release(&o);
+}
+
+static void
+test_execrun_stdin_unread(void **state)
+{
+	struct outcome o;
+	size_t len = 4 << 20;
+	char *big = xmalloc(len);
+
+	(void)state;
+	memset(big, 'x', len);
+	/* More than a pipe holds, to a command that never reads it. */
+	run_cmd(&o, ARGV("/bin/true"), big, len, 5000,
+	    1 << 20);
+	assert_true(o.st.exited);
+	assert_int_equal(o.st.exit_code, 0);
+	outcome_release(&o);
+	/* And all of it to one that does. */
+	run_cmd(&o, ARGV("/usr/bin/wc", "-c"), big, len,
+	    5000, 1 << 20);
+	assert_int_equal(o.st.exit_code, 0);
+	assert_int_equal(strtoul(o.out, NULL, 10), len);
+	outcome_release(&o);
+	free(big);
+}
+
+static void
+test_execrun_cannot_run(void **state)
+{
+	struct outcome o;
+
+	(void)state;
+	run_cmd(&o, ARGV("/nonexistent/tool"), "", 0,
+	    5000, 1 << 20);
+	assert_int_equal(o.st.exec_errno, ENOENT);
+	assert_string_equal(o.st.exec_step, "execve");
+	outcome_release(&o);
+	run_cmd(&o, ARGV("no-such-tool-spoold"), "", 0,
+	    5000, 1 << 20);
+	assert_int_equal(o.st.exec_errno, ENOENT);
+	outcome_release(&o);
+	/* A directory is not a program. */
+	run_cmd(&o, ARGV("/tmp"), "", 0, 5000, 1 << 20);
+	assert_int_equal(o.st.exec_errno, EACCES);
+	outcome_release(&o);
+}
+
+static void
+test_execrun_abandon(void **state)
+{
+	struct execrun_spec spec;
+	struct execrun *r;
+	struct loop *l;
+	char dir[] = "/tmp/test_execrun.XXXXXX", path[64], *script, buf[32];
+	pid_t bg = 0, pid;
+	ssize_t n;
+	int fd, i, status;
+
+	(void)state;
+	/* A run freed while going (the worker exits) takes its group. */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bg.pid", dir);
+	script = xasprintf("sleep 1000 & echo $! >%s.tmp; mv %s.tmp %s; "
+	    "exec sleep 1000", path, path, path);
+	l = loop_new();
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = SH(script);
+	spec.custom_id = "req-1";
+	spec.endpoint = "legacy";
+	spec.input = "";
+	spec.timeout_ms = 60000;
+	spec.max_output = 1024;
+	r = execrun_start(l, &spec, on_done, NULL);
+	for (i = 0; i < 200 && bg == 0; i++) {
+		if ((fd = open(path, O_RDONLY)) != -1) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			buf[n > 0 ? n : 0] = '\0';
+			bg = (pid_t)strtol(buf, NULL, 10);
+		} else {
+			usleep(10000);
+		}
+	}
+	assert_true(bg > 1);
+	execrun_free(r);
+	loop_free(l);
+	/* The command itself: killed, and left for us to reap. */
+	pid = waitpid(-1, &status, 0);
+	assert_true(pid > 0);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* The grandchild went with the group. */
+	assert_true(wait_dead(bg));
+	unlink(path);
+	rmdir(dir);
+	free(script);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_execrun_body),
+		cmocka_unit_test(test_execrun_classify),
+		cmocka_unit_test(test_execrun_cat),
+		cmocka_unit_test(test_execrun_exit_codes),
+		cmocka_unit_test(test_execrun_timeout_kills_group),
+		cmocka_unit_test(test_execrun_leftovers_killed),
+		cmocka_unit_test(test_execrun_environment),
+		cmocka_unit_test(test_execrun_descriptors),
+		cmocka_unit_test(test_execrun_limits),
+		cmocka_unit_test(test_execrun_output_limit),
+		cmocka_unit_test(test_execrun_stdin_unread),
+		cmocka_unit_test(test_execrun_cannot_run),
+		cmocka_unit_test(test_execrun_abandon),
+	};
+	struct sigaction sa;
+
+	/* As in the worker: a command may close its stdin unread. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
