@@ -712,7 +712,7 @@ execrun_format_body(struct buf *out, const char *p, size_t len)
 static void
 add_stderr(struct buf *m, const struct execrun_status *st)
 {
-	const char *p = st->err;
+	const char *p = st->err, *nl;
 	size_t len = st->err_len;
 	bool cut = st->err_cut;
 
@@ -724,10 +724,16 @@ add_stderr(struct buf *m, const struct execrun_status *st)
 		len = EXECRUN_STDERR_TAIL;
 		cut = true;
 	}
-	/* Do not start in the middle of a character. */
+	/* Do not start in the middle of a character, nor of a line if
+	 * a whole one follows. */
 	while (cut && len > 0 && ((unsigned char)*p & 0xc0) == 0x80) {
 		p++;
 		len--;
+	}
+	if (cut && (nl = memchr(p, '\n', len)) != NULL &&
+	    nl + 1 < p + len) {
+		len -= (size_t)(nl - p);
+		p = nl;
 	}
 	if (len == 0)
 		return;

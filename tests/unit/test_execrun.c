@@ -128,6 +128,12 @@ test_execrun_classify(void **state)
 	    EXECRUN_STDERR_TAIL - 1);
 	assert_string_equal(v.message + strlen(v.message) - 7, "the end");
 	execrun_verdict_release(&v);
+	/* With lines, the tail starts at one. */
+	memset(big, 'x', sizeof(big));
+	memcpy(big + sizeof(big) - 300, "\nlast lines\n", 12);
+	execrun_classify(&st, &v);
+	assert_non_null(strstr(v.message, "exec: exit 3: ...\nlast lines\nx"));
+	execrun_verdict_release(&v);
 
 	status_init(&st);
 	st.signal = SIGKILL;
