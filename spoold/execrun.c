@@ -131,7 +131,8 @@ child(const struct plan *p)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != p->parent)
 		_exit(127);
 	/* Ignored signals (the worker ignores SIGPIPE, SIGINT, ...) would
-	 * stay ignored across execve: give the command the defaults. */
+	 * stay ignored across execve: give the command the defaults.
+	 * (glibc refuses 32 and 33, its own; its programs set them.) */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	for (i = 1; i < NSIG; i++)

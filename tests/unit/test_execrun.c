@@ -423,6 +423,8 @@ static void
 test_execrun_limits(void **state)
 {
 	struct outcome o;
+	unsigned long long ign;
+	int sig;
 
 	(void)state;
 	run_cmd(&o, SH("ulimit -n; ulimit -c; ulimit -v; umask; pwd"), "", 0,
@@ -430,10 +432,18 @@ test_execrun_limits(void **state)
 	assert_int_equal(o.st.exit_code, 0);
 	assert_string_equal(o.out, "256\n0\n524288\n0077\n/\n");
 	outcome_release(&o);
-	/* No signal stays ignored from the worker (SIGPIPE is, here). */
+	/*
+	 * No signal stays ignored from the worker (SIGPIPE is, here).
+	 * glibc keeps 32 and 33 (below SIGRTMIN) to itself and will not
+	 * reset them; every glibc program installs its own handlers there.
+	 */
 	run_cmd(&o, ARGV("/bin/grep", "^SigIgn",
 	    "/proc/self/status"), "", 0, 5000, 1 << 20);
-	assert_string_equal(o.out, "SigIgn:\t0000000000000000\n");
+	assert_int_equal(strncmp(o.out, "SigIgn:\t", 8), 0);
+	ign = strtoull(o.out + 8, NULL, 16);
+	for (sig = 32; sig < SIGRTMIN; sig++)
+		ign &= ~(1ULL << (sig - 1));
+	assert_int_equal(ign, 0);
 	outcome_release(&o);
 }
 
