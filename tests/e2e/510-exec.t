@@ -6,7 +6,7 @@
 # runs no more at once than max_inflight.  A command that cannot be run
 # pauses its endpoint until it can.
 . "$SPOOLD_SRC/tests/e2e/lib.sh"
-plan 27
+plan 30
 install_prefix
 spoolctl -d "$SPOOL" init >/dev/null
 M=$TRASH/marks
@@ -184,6 +184,7 @@ command = $TRASH/later.sh
 EOF
 for i in 1 2 3; do echo "{\"custom_id\":\"w-$i\",$L}"; done > "$TRASH/wait.jsonl"
 start_bg spoold -c "$TRASH/later.conf" -d "$SPOOL" -w 1 2>"$TRASH/spoold2.log"
+LATER_PID=$LAST_PID
 drop "$TRASH/wait.jsonl"
 check "cannot run: the endpoint is paused, and the log says why" \
     wait_for 20 grep -q 'endpoint default paused.*cannot run its command' "$TRASH/spoold2.log"
@@ -195,6 +196,21 @@ chmod +x "$TRASH/later.sh.tmp"
 mv "$TRASH/later.sh.tmp" "$TRASH/later.sh"
 check "all completes when the command is there" wait_for 60 test -f "$W/manifest.json"
 check "3 successes" test "$(lines "$W/output.jsonl")" = 3 -a "$(lines "$W/errors.jsonl")" = 0
+kill -TERM "$LATER_PID"
+wait "$LATER_PID"
+
+# The example in examples/legacy runs as its README says.
+EX=$SPOOLD_SRC/examples/legacy
+sed "s|@HERE@|$EX|" "$EX/legacy.conf" > "$TRASH/legacy.conf"
+spoolctl -d "$SPOOL" submit "$EX/sample.jsonl" >/dev/null
+timeout 60 spoold -c "$TRASH/legacy.conf" -d "$SPOOL" --once 2>"$TRASH/spoold3.log"
+S=$SPOOL/results/sample
+check "examples/legacy: --once exits 0, 5 done, 1 failed" \
+    test $? = 0 -a "$(lines "$S/output.jsonl")" = 5 -a "$(lines "$S/errors.jsonl")" = 1
+check "examples/legacy: word counts in the body" \
+    test "$(field "$S/output.jsonl" two-cities 'r["response"]["body"]["words"], r["response"]["body"]["top"][0]')" = "(36, {'word': 'it', 'count': 6})"
+check "examples/legacy: a request without text fails with the script's reason" \
+    test "$(field "$S/errors.jsonl" no-text 'r["error"]["message"]')" = "exec: exit 65: wordfreq: no message content in request no-text"
 
 # Bad quoting is caught by --check-config, with the line.
 printf '[endpoint default]\ntype = exec\ncommand = tr "a-z A-Z\n' > "$TRASH/bad.conf"
