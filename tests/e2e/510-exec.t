@@ -6,7 +6,7 @@
 # runs no more at once than max_inflight.  A command that cannot be run
 # pauses its endpoint until it can.
 . "$SPOOLD_SRC/tests/e2e/lib.sh"
-plan 30
+plan 32
 install_prefix
 spoolctl -d "$SPOOL" init >/dev/null
 M=$TRASH/marks
@@ -218,4 +218,19 @@ spoold -c "$TRASH/bad.conf" --check-config 2>"$TRASH/bad.out"
 st=$?
 diag "$(cat "$TRASH/bad.out")"
 check "--check-config rejects an unterminated quote" test $st = 78 -a -n "$(grep ':3: .*unterminated "' "$TRASH/bad.out")"
+# The daemon dies (kill -9): its workers see the channel close, exit,
+# and take the commands they run with them, whole process groups.
+SP2=$TRASH/spool2
+spoolctl -d "$SP2" init >/dev/null
+rm -f "$M/slow.pid"
+echo "{\"custom_id\":\"slow-2\",$L}" > "$TRASH/orphan.jsonl"
+start_bg spoold -c "$TRASH/exec.conf" -d "$SP2" -w 1 2>"$TRASH/spoold4.log"
+KILL_PID=$LAST_PID
+spoolctl -d "$SP2" submit "$TRASH/orphan.jsonl" >/dev/null
+check "a slow command is running" wait_for 20 test -s "$M/slow.pid"
+bg=$(cat "$M/slow.pid")
+kill -KILL "$KILL_PID"
+wait "$KILL_PID"
+check "kill -9 of spoold: the worker kills the command's group (grandchild $bg)" \
+    wait_for 10 pid_gone "$bg"
 done_testing
