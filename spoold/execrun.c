@@ -465,6 +465,7 @@ static void
 on_child_exit(int fd, uint32_t events, void *arg)
 {
 	struct execrun *r = arg;
+	siginfo_t si;
 	int status;
 	pid_t w;
 
@@ -472,21 +473,34 @@ on_child_exit(int fd, uint32_t events, void *arg)
 	(void)events;
 	if (r->pid == -1)
 		return;
-	/* What the command left running goes with it, before the reap
-	 * frees the group's id for reuse. */
-	kill_group(r, SIGKILL);
-	while ((w = waitpid(r->pid, &status, WNOHANG)) == -1 &&
-	    errno == EINTR)
-		;
-	if (w == 0)
-		return;		/* not yet: a stale event */
-	if (w == r->pid && WIFEXITED(status)) {
-		r->st.exited = true;
-		r->st.exit_code = WEXITSTATUS(status);
-	} else if (w == r->pid && WIFSIGNALED(status)) {
-		r->st.signal = WTERMSIG(status);
+	/*
+	 * Has it exited?  An event may be stale: meant for a closed fd
+	 * whose number this run's pidfd now has.  WNOWAIT leaves the
+	 * zombie, and with it the group's id, for the kill below.
+	 */
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+	    -1) {
+		if (errno == EINTR)
+			return;
+		/* Not our child any more (ECHILD): neither its id nor its
+		 * status is ours.  Judged as lost. */
+	} else if (si.si_pid == 0) {
+		return;
+	} else {
+		/* What the command left running goes with it, before the
+		 * reap frees the group's id for reuse. */
+		kill_group(r, SIGKILL);
+		while ((w = waitpid(r->pid, &status, WNOHANG)) == -1 &&
+		    errno == EINTR)
+			;
+		if (w == r->pid && WIFEXITED(status)) {
+			r->st.exited = true;
+			r->st.exit_code = WEXITSTATUS(status);
+		} else if (w == r->pid && WIFSIGNALED(status)) {
+			r->st.signal = WTERMSIG(status);
+		}
 	}
-	/* w == -1 (reaped by someone else): neither, judged as lost. */
 	r->pid = -1;
 	close_fd(r, &r->pidfd);
 	close_fd(r, &r->in_fd);
