@@ -230,7 +230,7 @@ spoolctl -d "$SP2" submit "$TRASH/orphan.jsonl" >/dev/null
 check "a slow command is running" wait_for 20 test -s "$M/slow.pid"
 bg=$(cat "$M/slow.pid")
 kill -KILL "$KILL_PID"
-wait "$KILL_PID"
+wait "$KILL_PID" 2>/dev/null
 check "kill -9 of spoold: the worker kills the command's group (grandchild $bg)" \
     wait_for 10 pid_gone "$bg"
 done_testing
