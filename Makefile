@@ -41,8 +41,8 @@ CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 # The daemon's modules (linked into spoold and the daemon unit tests).
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
-	    spoold/worker.c spoold/http.c spoold/execrun.c spoold/finish.c \
-	    spoold/supervisor.c
+	    spoold/worker.c spoold/http.c spoold/execrun.c \
+	    spoold/execresult.c spoold/finish.c spoold/supervisor.c
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
@@ -52,7 +52,8 @@ LIBDAEMON  := $(BUILD)/libspoold.a
 BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
-	      test_input test_proto test_ratelimit test_execrun
+	      test_input test_proto test_ratelimit test_execrun \
+	      test_execresult
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))

@@ -22,9 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 #include "loop.h"
-#include "proto.h"
 
 /* The PATH a command runs with, and in which a bare name is looked up. */
 #define EXECRUN_PATH		"/usr/local/bin:/usr/bin:/bin"
@@ -51,7 +49,7 @@ struct execrun_spec {
 	uint64_t	 memory_limit;	/* RLIMIT_AS; 0: none */
 };
 
-/* What became of a run: facts, judged by execrun_classify. */
+/* What became of a run: facts, judged by execresult_judge. */
 struct execrun_status {
 	int		 start_errno;	/* no child: pipe, fork, pidfd */
 	int		 exec_errno;	/* the child could not run argv[0] */
@@ -70,14 +68,6 @@ struct execrun_status {
 	bool		 err_cut;	/* err is a tail: more came before */
 };
 
-/* An outcome in the vocabulary of http.h and proto.h. */
-struct execrun_verdict {
-	enum proto_outcome outcome;
-	int		 status;	/* 200 on success, else 0 */
-	char		 code[32];	/* "" on success */
-	char		*message;	/* owned; NULL on success */
-};
-
 /* Called once per run, from the loop; may execrun_free(r). */
 typedef void execrun_done_cb(struct execrun *r,
 		    const struct execrun_status *st, void *arg);
@@ -94,22 +84,5 @@ struct execrun	*execrun_start(struct loop *l, const struct execrun_spec *spec,
  * (SIGKILL), not reaped, and cb is not called.  NULL is a no-op.
  */
 void		 execrun_free(struct execrun *r);
-
-/*
- * Judges st: exit 0 succeeds; 75 (EX_TEMPFAIL), a timeout, or a failure
- * to fork is retried; a command that cannot be executed makes the
- * endpoint down; any other exit or signal fails.  Release v with
- * execrun_verdict_release.
- */
-void		 execrun_classify(const struct execrun_status *st,
-		    struct execrun_verdict *v);
-void		 execrun_verdict_release(struct execrun_verdict *v);
-/*
- * Appends the response body for stdout p (len bytes) to out: p itself if
- * it is a JSON object, else {"output": TEXT}, invalid UTF-8 and NULs in
- * TEXT replaced by U+FFFD.
- */
-void		 execrun_format_body(struct buf *out, const char *p,
-		    size_t len);
 
 #endif

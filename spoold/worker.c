@@ -6,7 +6,8 @@
  * CURLOPT_PRIVATE; the CURLMSG_DONE branch of check_done() is the single
  * place where it is classified, answered and freed.  A libcurl error
  * fails that transfer only.  A TASK for an exec endpoint creates a
- * struct xrun instead, answered and freed in on_run_done() alone.  EOF on
+ * struct xrun instead, judged (execresult), answered and freed in
+ * on_run_done() alone.  EOF on
  * the channel means the supervisor is gone: the worker exits at once,
  * killing the commands it runs (its in-flight work is re-sent by whoever
  * recovers the spool).
@@ -26,6 +27,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "execresult.h"
 #include "execrun.h"
 #include "http.h"
 #include "log.h"
@@ -234,15 +236,15 @@ on_run_done(struct execrun *run, const struct execrun_status *st,
 {
 	struct xrun *r = arg;
 	struct worker *w = r->w;
-	struct execrun_verdict v;
+	struct execresult v;
 	struct buf body = BUF_INIT, line = BUF_INIT;
 	uint64_t tin = 0, tout = 0;
 	cJSON *parsed;
 
 	(void)run;
-	execrun_classify(st, &v);
+	execresult_judge(st, &v);
 	if (v.outcome == OUTCOME_OK) {
-		execrun_format_body(&body, st->out, st->out_len);
+		execresult_format_body(&body, st->out, st->out_len);
 		/* A command may report usage like an API does. */
 		parsed = cJSON_ParseWithLength(body.data, body.len);
 		record_usage(parsed, &tin, &tout);
@@ -257,7 +259,7 @@ on_run_done(struct execrun *run, const struct execrun_status *st,
 	}
 	put_result(w, r->key, v.outcome, v.status, -1, tin, tout, -1, -1,
 	    &line);
-	execrun_verdict_release(&v);
+	execresult_release(&v);
 	buf_release(&body);
 	buf_release(&line);
 	xrun_free(w, r);
