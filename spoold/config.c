@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -31,6 +32,7 @@ endpoint_init(struct endpoint_config *e, const char *name)
 	e->type = ENDPOINT_OPENAI;
 	e->base_url = xstrdup("https://api.openai.com");
 	e->timeout_ms = 600000;
+	e->memory_limit = SPOOL_DEF_EXEC_MEMORY;
 }
 
 static void
@@ -40,6 +42,7 @@ endpoint_release(struct endpoint_config *e)
 	free(e->api_key_env);
 	free(e->api_key_file);
 	free(e->command);
+	free_argv(e->argv);
 	memset(e, 0, sizeof(*e));
 }
 
@@ -156,9 +159,24 @@ set_bool(bool *field, const char *v)
 	return parse_bool(v, field);
 }
 
+/*
+ * An exec endpoint runs one process per request in flight: unless told
+ * otherwise, no more of them than there are CPUs.
+ */
+static void
+exec_default_inflight(struct endpoint_config *e)
+{
+	long n;
+
+	if (e->max_inflight_set)
+		return;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	e->max_inflight = n > 0 ? (uint64_t)n : 1;
+}
+
 static int
 set_endpoint_key(struct config *c, const char *section, const char *key,
-    const char *v)
+    const char *v, struct err *why)
 {
 	const char *name = section + strlen("endpoint");
 	struct endpoint_config *e;
@@ -182,9 +200,10 @@ set_endpoint_key(struct config *c, const char *section, const char *key,
 			e->type = ENDPOINT_OPENAI;
 		else if (strcmp(v, "anthropic") == 0)
 			e->type = ENDPOINT_ANTHROPIC;
-		else if (strcmp(v, "exec") == 0)
+		else if (strcmp(v, "exec") == 0) {
 			e->type = ENDPOINT_EXEC;
-		else
+			exec_default_inflight(e);
+		} else
 			return -1;
 		return 0;
 	}
@@ -201,11 +220,21 @@ set_endpoint_key(struct config *c, const char *section, const char *key,
 		return 0;
 	}
 	if (strcmp(key, "command") == 0) {
+		/* Split now, so that bad quoting is reported with its line;
+		 * no shell ever sees the command (STYLE.md C.10). */
+		free_argv(e->argv);
+		e->argv = NULL;
+		if (parse_argv(v, &e->argv, why) == -1)
+			return -1;
 		config_set_str(&e->command, v);
 		return 0;
 	}
-	if (strcmp(key, "max_inflight") == 0)
+	if (strcmp(key, "memory_limit") == 0)
+		return set_size(&e->memory_limit, v);
+	if (strcmp(key, "max_inflight") == 0) {
+		e->max_inflight_set = true;
 		return set_uint(&e->max_inflight, v);
+	}
 	if (strcmp(key, "rpm") == 0)
 		return set_uint(&e->rpm, v);
 	if (strcmp(key, "tpm") == 0)
@@ -246,15 +275,17 @@ set_budget(struct config *c, const char *v)
 	return 0;
 }
 
+/* why.msg may say more about an invalid value. */
 static int
-set_key(struct config *c, const char *s, const char *k, const char *v)
+set_key(struct config *c, const char *s, const char *k, const char *v,
+    struct err *why)
 {
 	int lvl;
 
 	/* Parsers that fail say EINVAL; falling through means unknown. */
 	errno = EINVAL;
 	if (strncmp(s, "endpoint", 8) == 0 && (s[8] == '\0' || s[8] == ' '))
-		return set_endpoint_key(c, s, k, v);
+		return set_endpoint_key(c, s, k, v, why);
 	if (strcmp(s, "spool") == 0) {
 		if (strcmp(k, "dir") == 0) {
 			config_set_str(&c->spool_dir, v);
@@ -370,16 +401,19 @@ on_ini_value(void *user, const char *section, const char *name,
     const char *value)
 {
 	struct load_ctx *ctx = user;
+	struct err why;
 
 	if (ctx->failed)
 		return 0;
 	if (name == NULL)	/* a section header alone */
 		return 1;
-	if (set_key(ctx->c, section, name, value) == -1) {
+	why.msg[0] = '\0';
+	if (set_key(ctx->c, section, name, value, &why) == -1) {
 		/* inih reports the line: finish_load adds it. */
-		err_set(ctx->err, "config", "%s [%s] %s = %s",
+		err_set(ctx->err, "config", "%s [%s] %s = %s%s%s",
 		    errno == ENOENT ? "unknown key" : "invalid value for",
-		    section, name, value);
+		    section, name, value, why.msg[0] != '\0' ? ": " : "",
+		    why.msg);
 		ctx->failed = 1;
 		return 0;
 	}
@@ -456,9 +490,18 @@ config_validate(const struct config *c, struct err *err)
 	for (i = 0; i < c->nendpoints; i++) {
 		e = &c->endpoints[i];
 		if (e->type == ENDPOINT_EXEC) {
-			if (e->command == NULL || e->command[0] == '\0') {
+			if (e->argv == NULL) {
 				err_set(err, "config", "endpoint %s: type exec "
 				    "needs a command", e->name);
+				return -1;
+			}
+			/* The command runs in /: a relative path would
+			 * name another program than the one meant. */
+			if (e->argv[0][0] != '/' &&
+			    strchr(e->argv[0], '/') != NULL) {
+				err_set(err, "config", "endpoint %s: command "
+				    "must be an absolute path or a program "
+				    "name", e->name);
 				return -1;
 			}
 			continue;

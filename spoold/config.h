@@ -23,7 +23,10 @@ struct endpoint_config {
 	char			*api_key_env;
 	char			*api_key_file;
 	char			*command;	/* exec endpoints */
+	char			**argv;		/* command split; NULL-ended */
+	uint64_t		 memory_limit;	/* exec: RLIMIT_AS; 0: none */
 	uint64_t		 max_inflight;	/* 0: no limit */
+	bool			 max_inflight_set;
 	uint64_t		 rpm;		/* 0: no limit */
 	uint64_t		 tpm;		/* 0: no limit */
 	uint64_t		 timeout_ms;

@@ -405,6 +405,8 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 		if (s->ep[sl->endpoint].paused_until == 0)
 			ep_pause(s, sl->endpoint, status == 401 ||
 			    status == 403 ? "credentials rejected" :
+			    s->cfg->endpoints[sl->endpoint].type ==
+			    ENDPOINT_EXEC ? "cannot run its command" :
 			    "cannot connect");
 		r.b = b;
 		r.ref = sl->ref;
@@ -508,6 +510,7 @@ on_worker_ready(struct pool *pool, int idx, void *arg)
 	char *h1, *h2;
 	const char *key;
 	size_t mark;
+	uint32_t argc, j;
 	int i;
 
 	s->worker_load[idx] = 0;
@@ -530,6 +533,17 @@ on_worker_ready(struct pool *pool, int idx, void *arg)
 		proto_put_str(out, e->base_url);
 		proto_put_str(out, h1);
 		proto_put_str(out, h2);
+		proto_put_str(out, e->name);
+		proto_put_u64(out, e->memory_limit);
+		for (argc = 0; e->argv != NULL && e->argv[argc] != NULL;
+		    argc++)
+			;
+		/* Only exec endpoints run a command. */
+		if (e->type != ENDPOINT_EXEC)
+			argc = 0;
+		proto_put_u32(out, argc);
+		for (j = 0; j < argc; j++)
+			proto_put_str(out, e->argv[j]);
 		proto_end(out, mark);
 		if (h1 != NULL)
 			explicit_bzero(h1, strlen(h1));

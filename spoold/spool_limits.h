@@ -17,6 +17,8 @@
 #define SPOOL_DEF_MAX_REQUESTS	10000000ULL	/* requests per batch */
 #define SPOOL_DEF_MAX_RESPONSE	(32U << 20)	/* one response body */
 
+#define SPOOL_DEF_EXEC_MEMORY	(1ULL << 30)	/* exec: address space */
+
 #define SPOOL_MAX_ENDPOINTS	32
 #define SPOOL_MAX_ATTEMPTS	100
 #define SPOOL_MAX_ERRORS_LISTED	100		/* in status.json */

@@ -329,6 +329,91 @@ utf8_check(const char *s, size_t len)
 	return len;
 }
 
+/* One word of s starting at *sp into w; advances *sp.  -1: bad quoting. */
+static int
+argv_word(const char **sp, char *w, struct err *err)
+{
+	const char *q = *sp;
+
+	while (*q != '\0' && *q != ' ' && *q != '\t') {
+		if (*q == '\'') {
+			for (q++; *q != '\'' && *q != '\0'; q++)
+				*w++ = *q;
+			if (*q == '\0') {
+				err_set(err, "config", "unterminated '");
+				return -1;
+			}
+			q++;
+		} else if (*q == '"') {
+			for (q++; *q != '"' && *q != '\0'; q++) {
+				if (*q == '\\' && (q[1] == '"' || q[1] == '\\'))
+					q++;
+				*w++ = *q;
+			}
+			if (*q == '\0') {
+				err_set(err, "config", "unterminated \"");
+				return -1;
+			}
+			q++;
+		} else if (*q == '\\') {
+			if (q[1] == '\0') {
+				err_set(err, "config", "trailing backslash");
+				return -1;
+			}
+			*w++ = q[1];
+			q += 2;
+		} else {
+			*w++ = *q++;
+		}
+	}
+	*w = '\0';
+	*sp = q;
+	return 0;
+}
+
+int
+parse_argv(const char *s, char ***argvp, struct err *err)
+{
+	char **argv = NULL, *w;
+	size_t n = 0;
+
+	/* A word is never longer than the whole line. */
+	w = xmalloc(strlen(s) + 1);
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0')
+			break;
+		if (argv_word(&s, w, err) == -1) {
+			free(w);
+			free_argv(argv);
+			return -1;
+		}
+		argv = xreallocarray(argv, n + 2, sizeof(*argv));
+		argv[n++] = xstrdup(w);
+		argv[n] = NULL;
+	}
+	free(w);
+	if (n == 0) {
+		err_set(err, "config", "empty command");
+		return -1;
+	}
+	*argvp = argv;
+	return 0;
+}
+
+void
+free_argv(char **argv)
+{
+	size_t i;
+
+	if (argv == NULL)
+		return;
+	for (i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
 void
 hex_encode(const unsigned char *in, size_t len, char *out)
 {

@@ -79,6 +79,17 @@ struct err {
 void	 err_set(struct err *e, const char *code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
+/*
+ * Splits a command line into words, as a shell would without expanding
+ * anything: blanks (space, tab) separate words; '...' quotes literally;
+ * "..." quotes with \" and \\ as the only escapes; outside quotes a
+ * backslash takes the next character literally.  Returns 0 and an owned,
+ * NULL-terminated vector (free with free_argv), or -1 with err set (an
+ * unterminated quote, a trailing backslash, no words at all).
+ */
+int	 parse_argv(const char *s, char ***argvp, struct err *err);
+void	 free_argv(char **argv);
+
 /* Format a unix time (seconds) as UTC "20261127T051230Z". */
 void	 format_utc_compact(time_t t, char out[17]);
 

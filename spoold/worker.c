@@ -1,12 +1,16 @@
 /*
- * worker - HTTP requests with curl multi_socket on the loop.
+ * worker - HTTP requests with curl multi_socket on the loop, and runs
+ * of exec endpoints' commands (execrun) on the same loop.
  *
  * Lifetime of a transfer: a TASK message creates a struct xfer hung on
  * CURLOPT_PRIVATE; the CURLMSG_DONE branch of check_done() is the single
  * place where it is classified, answered and freed.  A libcurl error
- * fails that transfer only.  EOF on the channel means the supervisor is
- * gone: the worker exits at once (its in-flight work is re-sent by
- * whoever recovers the spool).
+ * fails that transfer only.  A TASK for an exec endpoint creates a
+ * struct xrun instead, judged (execresult), answered and freed in
+ * on_run_done() alone.  EOF on
+ * the channel means the supervisor is gone: the worker exits at once,
+ * killing the commands it runs (its in-flight work is re-sent by whoever
+ * recovers the spool).
  */
 #include <sys/epoll.h>
 
@@ -23,6 +27,8 @@
 
 #include "buf.h"
 #include "config.h"
+#include "execresult.h"
+#include "execrun.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
@@ -31,6 +37,9 @@
 #include "util.h"
 #include "worker.h"
 
+/* Most words an exec endpoint's command may have (a sanity bound). */
+#define WORKER_MAX_ARGV	4096
+
 struct wendpoint {
 	bool		 set;
 	uint32_t	 type;
@@ -38,6 +47,9 @@ struct wendpoint {
 	uint64_t	 max_response;
 	char		*base_url;
 	struct curl_slist *headers;	/* fixed headers: auth, version */
+	char		*name;
+	char		**argv;		/* exec: NULL-terminated */
+	uint64_t	 memory_limit;	/* exec: RLIMIT_AS, 0 none */
 };
 
 struct xfer {
@@ -53,6 +65,16 @@ struct xfer {
 	struct xfer	*next;
 };
 
+/* One request to an exec endpoint: its command running. */
+struct xrun {
+	struct worker	*w;
+	struct execrun	*run;
+	uint64_t	 key;
+	char		*custom_id;
+	struct xrun	*prev;		/* the worker's list of runs */
+	struct xrun	*next;
+};
+
 struct worker {
 	struct loop	*loop;
 	CURLM		*multi;
@@ -60,6 +82,7 @@ struct worker {
 	struct chan	 chan;
 	struct wendpoint endpoints[SPOOL_MAX_ENDPOINTS];
 	struct xfer	*xfers;
+	struct xrun	*xruns;
 	int		 inflight;
 };
 
@@ -103,6 +126,30 @@ xfer_free(struct worker *w, struct xfer *x)
 	free(x);
 }
 
+/*
+ * Queues a RESULT.  retry_after_ms, remaining and reset_ms are -1 when
+ * unknown; they travel +1 so that 0 means unknown.
+ */
+static void
+put_result(struct worker *w, uint64_t key, enum proto_outcome outcome,
+    long status, int64_t retry_after_ms, uint64_t tin, uint64_t tout,
+    int64_t remaining, int64_t reset_ms, const struct buf *line)
+{
+	size_t mark;
+
+	proto_begin(&w->chan.out, PROTO_RESULT, &mark);
+	proto_put_u64(&w->chan.out, key);
+	proto_put_u32(&w->chan.out, (uint32_t)outcome);
+	proto_put_u32(&w->chan.out, (uint32_t)status);
+	proto_put_u64(&w->chan.out, (uint64_t)(retry_after_ms + 1));
+	proto_put_u64(&w->chan.out, tin);
+	proto_put_u64(&w->chan.out, tout);
+	proto_put_u64(&w->chan.out, (uint64_t)(remaining + 1));
+	proto_put_u64(&w->chan.out, (uint64_t)(reset_ms + 1));
+	proto_put_bytes(&w->chan.out, line->data, line->len);
+	proto_end(&w->chan.out, mark);
+}
+
 static void
 send_result(struct worker *w, struct xfer *x, CURLcode cc)
 {
@@ -110,7 +157,6 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 	struct buf line = BUF_INIT;
 	uint64_t tin = 0, tout = 0;
 	long status = 0;
-	size_t mark;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	x->resp.status = status;
@@ -133,18 +179,8 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 		    x->resp.too_large ? 0 : (int)status, x->resp.request_id,
 		    x->body.data, x->body.len, v.code, v.message);
 	}
-	proto_begin(&w->chan.out, PROTO_RESULT, &mark);
-	proto_put_u64(&w->chan.out, x->key);
-	proto_put_u32(&w->chan.out, (uint32_t)v.outcome);
-	proto_put_u32(&w->chan.out, (uint32_t)status);
-	proto_put_u64(&w->chan.out, (uint64_t)(v.retry_after_ms + 1));
-	proto_put_u64(&w->chan.out, tin);
-	proto_put_u64(&w->chan.out, tout);
-	/* What the rate-limit headers said: +1 so that 0 means unknown. */
-	proto_put_u64(&w->chan.out, (uint64_t)(x->resp.remaining + 1));
-	proto_put_u64(&w->chan.out, (uint64_t)(x->resp.reset_ms + 1));
-	proto_put_bytes(&w->chan.out, line.data, line.len);
-	proto_end(&w->chan.out, mark);
+	put_result(w, x->key, v.outcome, status, v.retry_after_ms, tin, tout,
+	    x->resp.remaining, x->resp.reset_ms, &line);
 	buf_release(&line);
 }
 
@@ -175,6 +211,121 @@ check_done(struct worker *w)
 		w->inflight--;
 	}
 	flush_chan(w);
+}
+
+/* Unlinks r from the worker's list and frees it (killing a command
+ * still running). */
+static void
+xrun_free(struct worker *w, struct xrun *r)
+{
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		w->xruns = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	execrun_free(r->run);
+	free(r->custom_id);
+	free(r);
+}
+
+/* The single place where an exec run is judged, answered and freed. */
+static void
+on_run_done(struct execrun *run, const struct execrun_status *st,
+    void *arg)
+{
+	struct xrun *r = arg;
+	struct worker *w = r->w;
+	struct execresult v;
+	struct buf body = BUF_INIT, line = BUF_INIT;
+	uint64_t tin = 0, tout = 0;
+	cJSON *parsed;
+
+	(void)run;
+	execresult_judge(st, &v);
+	if (v.outcome == OUTCOME_OK) {
+		execresult_format_body(&body, st->out, st->out_len);
+		/* A command may report usage like an API does. */
+		parsed = cJSON_ParseWithLength(body.data, body.len);
+		record_usage(parsed, &tin, &tout);
+		record_format_parsed(&line, r->custom_id, v.status, NULL,
+		    parsed, body.data, body.len, NULL, NULL);
+	} else {
+		/* The message may hold lines of stderr: not for the log. */
+		log_debug("task=%s exec run failed: %s", r->custom_id,
+		    v.code);
+		record_format(&line, r->custom_id, 0, NULL, NULL, 0, v.code,
+		    v.message);
+	}
+	put_result(w, r->key, v.outcome, v.status, -1, tin, tout, -1, -1,
+	    &line);
+	execresult_release(&v);
+	buf_release(&body);
+	buf_release(&line);
+	xrun_free(w, r);
+	w->inflight--;
+	flush_chan(w);
+}
+
+/*
+ * The command's stdin: the request as one line of the OpenAI batch
+ * input format, {custom_id, method, url, body}, and a newline.  Lines
+ * in the Anthropic format arrive as url /v1/messages, body its params.
+ */
+static void
+exec_input(struct buf *out, const char *custom_id, const char *path,
+    const char *body, size_t blen)
+{
+	cJSON *o;
+	char *raw, *s;
+
+	raw = xstrndup(body, blen);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "custom_id", custom_id);
+	cJSON_AddStringToObject(o, "method", "POST");
+	cJSON_AddStringToObject(o, "url", path);
+	/* The body is JSON already: the supervisor printed it. */
+	cJSON_AddRawToObject(o, "body", raw);
+	s = cJSON_PrintUnformatted(o);
+	SPOOL_ASSERT(s != NULL);
+	buf_adds(out, s);
+	buf_addc(out, '\n');
+	cJSON_free(s);
+	cJSON_Delete(o);
+	free(raw);
+}
+
+static void
+start_run(struct worker *w, struct wendpoint *e, uint64_t key,
+    uint64_t timeout_ms, char *custom_id, const char *path,
+    const char *body, size_t blen)
+{
+	struct execrun_spec spec;
+	struct buf input = BUF_INIT;
+	struct xrun *r;
+
+	exec_input(&input, custom_id, path, body, blen);
+	r = xcalloc(1, sizeof(*r));
+	r->w = w;
+	r->key = key;
+	r->custom_id = custom_id;
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = e->argv;
+	spec.custom_id = custom_id;
+	spec.endpoint = e->name;
+	spec.input = input.data;
+	spec.input_len = input.len;
+	spec.timeout_ms = timeout_ms ? timeout_ms : e->timeout_ms;
+	spec.max_output = e->max_response;
+	spec.memory_limit = e->memory_limit;
+	/* Linked first: the run reports from the loop, never from here. */
+	r->next = w->xruns;
+	if (w->xruns != NULL)
+		w->xruns->prev = r;
+	w->xruns = r;
+	w->inflight++;
+	r->run = execrun_start(w->loop, &spec, on_run_done, r);
+	buf_release(&input);
 }
 
 static void
@@ -247,25 +398,39 @@ static void
 handle_endpoint(struct worker *w, struct proto_msg *m)
 {
 	struct wendpoint *e;
-	uint32_t idx, type;
-	uint64_t timeout_ms, max_response;
-	char *base = NULL, *h1 = NULL, *h2 = NULL;
+	uint32_t idx, type, argc, i;
+	uint64_t timeout_ms, max_response, memory_limit;
+	char *base = NULL, *h1 = NULL, *h2 = NULL, *name = NULL, **argv;
 
 	if (proto_get_u32(m, &idx) == -1 || proto_get_u32(m, &type) == -1 ||
 	    proto_get_u64(m, &timeout_ms) == -1 ||
 	    proto_get_u64(m, &max_response) == -1 ||
 	    proto_get_str(m, &base) == -1 || proto_get_str(m, &h1) == -1 ||
-	    proto_get_str(m, &h2) == -1 || proto_done(m) == -1 ||
-	    idx >= SPOOL_MAX_ENDPOINTS)
+	    proto_get_str(m, &h2) == -1 || proto_get_str(m, &name) == -1 ||
+	    proto_get_u64(m, &memory_limit) == -1 ||
+	    proto_get_u32(m, &argc) == -1 || idx >= SPOOL_MAX_ENDPOINTS ||
+	    argc > WORKER_MAX_ARGV ||
+	    (type == ENDPOINT_EXEC && argc == 0))
+		fatalx("protocol error in ENDPOINT message");
+	argv = xcalloc((size_t)argc + 1, sizeof(*argv));
+	for (i = 0; i < argc; i++)
+		if (proto_get_str(m, &argv[i]) == -1)
+			fatalx("protocol error in ENDPOINT message");
+	if (proto_done(m) == -1)
 		fatalx("protocol error in ENDPOINT message");
 	e = &w->endpoints[idx];
 	free(e->base_url);
 	curl_slist_free_all(e->headers);
+	free(e->name);
+	free_argv(e->argv);
 	e->set = true;
 	e->type = type;
 	e->timeout_ms = timeout_ms;
 	e->max_response = max_response;
 	e->base_url = base;
+	e->name = name;
+	e->memory_limit = memory_limit;
+	e->argv = argv;
 	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	if (h1[0] != '\0')
 		e->headers = curl_slist_append(e->headers, h1);
@@ -297,6 +462,11 @@ handle_task(struct worker *w, struct proto_msg *m)
 	    idx >= SPOOL_MAX_ENDPOINTS || !w->endpoints[idx].set)
 		fatalx("protocol error in TASK message");
 	e = &w->endpoints[idx];
+	if (e->type == ENDPOINT_EXEC) {
+		start_run(w, e, key, timeout_ms, custom_id, path, body, blen);
+		free(path);
+		return;
+	}
 	x = xcalloc(1, sizeof(*x));
 	x->key = key;
 	x->custom_id = custom_id;
@@ -426,6 +596,9 @@ worker_main(int fd)
 		curl_multi_remove_handle(w.multi, w.xfers->easy);
 		xfer_free(&w, w.xfers);
 	}
+	/* And kill the commands running: nobody waits for their output. */
+	while (w.xruns != NULL)
+		xrun_free(&w, w.xruns);
 	curl_multi_cleanup(w.multi);
 	loop_timer_free(w.curl_timer);
 	loop_free(w.loop);
@@ -433,6 +606,8 @@ worker_main(int fd)
 	for (i = 0; i < SPOOL_MAX_ENDPOINTS; i++) {
 		free(w.endpoints[i].base_url);
 		curl_slist_free_all(w.endpoints[i].headers);
+		free(w.endpoints[i].name);
+		free_argv(w.endpoints[i].argv);
 	}
 	curl_global_cleanup();
 	return 0;

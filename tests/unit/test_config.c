@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -238,6 +239,61 @@ test_config_invalid_value(void **state)
 	expect_load_fail("[batch]\nbudget = -3\n", "budget");
 	expect_load_fail("[batch]\nbudget = lots\n", "budget");
 	expect_load_fail("not an ini line\n", "syntax");
+	/* The reason a command cannot be split is given. */
+	expect_load_fail("[endpoint x]\ncommand = tr 'a-z A-Z\n",
+	    "unterminated '");
+	expect_load_fail("[endpoint x]\ncommand =\n", "empty command");
+	expect_load_fail("[endpoint x]\nmemory_limit = lots\n",
+	    "memory_limit");
+}
+
+static void
+test_config_exec_endpoint(void **state)
+{
+	struct config c;
+	struct err err;
+	const struct endpoint_config *e;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	(void)state;
+	config_init(&c);
+	if (config_load_string(&c, "[endpoint legacy]\ntype = exec\n"
+	    "command = /usr/bin/tr \"a-z\" 'A-Z'\ntimeout_s = 10\n"
+	    "[endpoint big]\ntype = exec\ncommand = wc\n"
+	    "memory_limit = 4G\nmax_inflight = 0\n"
+	    "[endpoint few]\nmax_inflight = 2\ntype = exec\n"
+	    "command = sort\n", &err) == -1)
+		fail_msg("load failed: %s", err.msg);
+	assert_int_equal(config_validate(&c, &err), 0);
+	e = config_endpoint(&c, "legacy");
+	assert_non_null(e);
+	assert_int_equal(e->type, ENDPOINT_EXEC);
+	assert_string_equal(e->argv[0], "/usr/bin/tr");
+	assert_string_equal(e->argv[1], "a-z");
+	assert_string_equal(e->argv[2], "A-Z");
+	assert_null(e->argv[3]);
+	assert_int_equal(e->timeout_ms, 10000);
+	assert_int_equal(e->memory_limit, SPOOL_DEF_EXEC_MEMORY);
+	/* Exec endpoints default to one run per CPU. */
+	assert_int_equal(e->max_inflight, ncpu > 0 ? (uint64_t)ncpu : 1);
+	/* Set explicitly, before or after type, it stays. */
+	e = config_endpoint(&c, "big");
+	assert_int_equal(e->max_inflight, 0);
+	assert_int_equal(e->memory_limit, 4ULL << 30);
+	e = config_endpoint(&c, "few");
+	assert_int_equal(e->max_inflight, 2);
+	/* HTTP endpoints keep no limit. */
+	assert_int_equal(c.endpoints[0].max_inflight, 0);
+	config_release(&c);
+
+	/* A relative path would depend on the daemon's directory. */
+	config_init(&c);
+	assert_int_equal(config_load_string(&c, "[endpoint x]\ntype = exec\n"
+	    "command = bin/tool\n", &err), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(config_validate(&c, &err), -1);
+	assert_non_null(strstr(err.msg, "absolute"));
+	config_release(&c);
 }
 
 static void
@@ -363,6 +419,7 @@ main(void)
 		cmocka_unit_test(test_config_unknown_key),
 		cmocka_unit_test(test_config_invalid_value),
 		cmocka_unit_test(test_config_validate),
+		cmocka_unit_test(test_config_exec_endpoint),
 		cmocka_unit_test(test_config_endpoint_index),
 		cmocka_unit_test(test_config_archive_suffix),
 		cmocka_unit_test(test_config_set_str),

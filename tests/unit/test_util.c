@@ -364,10 +364,96 @@ test_util_buf_detach(void **state)
 	free(p);
 }
 
+/* Splits s and compares with the NULL-terminated want. */
+static void
+expect_argv(const char *s, const char *const *want)
+{
+	struct err err;
+	char **argv = NULL;
+	size_t i;
+
+	if (parse_argv(s, &argv, &err) == -1)
+		fail_msg("rejected \"%s\": %s", s, err.msg);
+	for (i = 0; want[i] != NULL; i++) {
+		assert_non_null(argv[i]);
+		assert_string_equal(argv[i], want[i]);
+	}
+	assert_null(argv[i]);
+	free_argv(argv);
+}
+
+static void
+expect_argv_fail(const char *s, const char *needle)
+{
+	struct err err;
+	char **argv = NULL;
+
+	memset(&err, 0, sizeof(err));
+	if (parse_argv(s, &argv, &err) != -1)
+		fail_msg("accepted \"%s\"", s);
+	assert_null(argv);
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("\"%s\" not in \"%s\"", needle, err.msg);
+}
+
+static void
+test_util_argv_words(void **state)
+{
+	(void)state;
+	expect_argv("/bin/cat", (const char *[]){ "/bin/cat", NULL });
+	expect_argv("  wc\t-l  ", (const char *[]){ "wc", "-l", NULL });
+	expect_argv("tr a-z A-Z",
+	    (const char *[]){ "tr", "a-z", "A-Z", NULL });
+}
+
+static void
+test_util_argv_quotes(void **state)
+{
+	(void)state;
+	/* Single quotes are literal, backslashes included. */
+	expect_argv("sed 's/a b/\\n/'",
+	    (const char *[]){ "sed", "s/a b/\\n/", NULL });
+	/* Double quotes: only \" and \\ are escapes. */
+	expect_argv("echo \"say \\\"hi\\\" \\\\ \\n\"",
+	    (const char *[]){ "echo", "say \"hi\" \\ \\n", NULL });
+	/* Quotes join parts of one word; "" is an empty word. */
+	expect_argv("x --opt=\"a b\"'c d' \"\" ''",
+	    (const char *[]){ "x", "--opt=a bc d", "", "", NULL });
+	/* A backslash outside quotes takes the next character. */
+	expect_argv("a\\ b \\'c",
+	    (const char *[]){ "a b", "'c", NULL });
+}
+
+static void
+test_util_argv_no_shell(void **state)
+{
+	(void)state;
+	/* Nothing is expanded or redirected: it is all just words. */
+	expect_argv("sh $HOME * ~ | > ; `id` $(id)",
+	    (const char *[]){ "sh", "$HOME", "*", "~", "|", ">", ";",
+	    "`id`", "$(id)", NULL });
+}
+
+static void
+test_util_argv_rejects(void **state)
+{
+	(void)state;
+	expect_argv_fail("", "empty");
+	expect_argv_fail(" \t ", "empty");
+	expect_argv_fail("echo 'open", "unterminated '");
+	expect_argv_fail("echo \"open", "unterminated \"");
+	expect_argv_fail("echo \"open\\\"", "unterminated \"");
+	expect_argv_fail("echo \\", "trailing backslash");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_util_argv_words),
+		cmocka_unit_test(test_util_argv_quotes),
+		cmocka_unit_test(test_util_argv_no_shell),
+		cmocka_unit_test(test_util_argv_rejects),
 		cmocka_unit_test(test_util_duration_units),
 		cmocka_unit_test(test_util_duration_bare_is_seconds),
 		cmocka_unit_test(test_util_duration_invalid),
