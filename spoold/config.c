@@ -4,10 +4,14 @@
  * Unknown sections and keys are errors: a typo in a limit must not
  * silently leave the limit off.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -512,6 +516,99 @@ config_validate(const struct config *c, struct err *err)
 			    "start with http:// or https://", e->name);
 			return -1;
 		}
+		if (e->api_key_env != NULL && e->api_key_file != NULL) {
+			err_set(err, "config", "endpoint %s: api_key_env and "
+			    "api_key_file are exclusive", e->name);
+			return -1;
+		}
+		/* A key file that cannot be used stops us at the start,
+		 * not at the first request. */
+		if (e->api_key_file != NULL) {
+			char *key = config_endpoint_key(e, err);
+
+			if (key == NULL)
+				return -1;
+			explicit_bzero(key, strlen(key));
+			free(key);
+		}
 	}
+	return 0;
+}
+
+#define KEY_FILE_MAX	4096
+
+char *
+config_endpoint_key(const struct endpoint_config *e, struct err *err)
+{
+	char buf[KEY_FILE_MAX + 1];
+	const char *v;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (e->api_key_env != NULL) {
+		if ((v = getenv(e->api_key_env)) == NULL || *v == '\0') {
+			err_set(err, "config", "endpoint %s: %s is not set",
+			    e->name, e->api_key_env);
+			return NULL;
+		}
+		return xstrdup(v);
+	}
+	if (e->api_key_file == NULL) {
+		err_set(err, "config", "endpoint %s: no key", e->name);
+		return NULL;
+	}
+	if ((fd = open(e->api_key_file, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
+		err_set(err, "config", "endpoint %s: api_key_file %s: %s",
+		    e->name, e->api_key_file, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	/* Like ssh with its private keys: readable by the owner only. */
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		err_set(err, "config", "endpoint %s: api_key_file %s must be "
+		    "a regular file readable by its owner only (chmod 600)",
+		    e->name, e->api_key_file);
+		close(fd);
+		return NULL;
+	}
+	n = read_full(fd, buf, KEY_FILE_MAX + 1);
+	close(fd);
+	if (n < 0 || n > KEY_FILE_MAX) {
+		err_set(err, "config", "endpoint %s: api_key_file %s: %s",
+		    e->name, e->api_key_file, n < 0 ? strerror(errno) :
+		    "too large");
+		explicit_bzero(buf, sizeof(buf));
+		return NULL;
+	}
+	/* One line: the key, without the newline editors add. */
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+	    buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	v = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	if (*v == '\0' || strpbrk(v, "\r\n") != NULL) {
+		err_set(err, "config", "endpoint %s: api_key_file %s must "
+		    "hold one line", e->name, e->api_key_file);
+		free((char *)v);
+		return NULL;
+	}
+	return (char *)v;
+}
+
+int
+config_route(const struct config *c, const char *endpoint, bool anthropic)
+{
+	int i;
+
+	if (endpoint != NULL)
+		return config_endpoint_index(c, endpoint);
+	if (anthropic && c->endpoints[0].type != ENDPOINT_ANTHROPIC)
+		for (i = 1; i < c->nendpoints; i++)
+			if (c->endpoints[i].type == ENDPOINT_ANTHROPIC)
+				return i;
 	return 0;
 }

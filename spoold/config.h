@@ -92,6 +92,20 @@ const struct endpoint_config *config_endpoint(const struct config *c,
 	    const char *name);
 /* Index of the endpoint named name, or -1. */
 int	config_endpoint_index(const struct config *c, const char *name);
+/*
+ * The endpoint's API key, from api_key_env or api_key_file (refused if
+ * group or world may read it).  Returns owned (wipe it after use), or
+ * NULL with err when there is none or it cannot be used.
+ */
+char	*config_endpoint_key(const struct endpoint_config *e,
+	    struct err *err);
+/*
+ * The endpoint serving a line: the one it names, else for an Anthropic
+ * line the first endpoint of type anthropic, else "default".  -1 if it
+ * names an unknown endpoint.
+ */
+int	config_route(const struct config *c, const char *endpoint,
+	    bool anthropic);
 /* Sets a string field, freeing the old value. */
 void	config_set_str(char **field, const char *value);
 const char *config_archive_suffix(enum archive_format f);

@@ -289,8 +289,8 @@ dispatch(struct sup *s)
 			record_failure(b, ref.ordinal, NULL, &err);
 			continue;
 		}
-		ep = t.endpoint != NULL ? config_endpoint_index(s->cfg,
-		    t.endpoint) : 0;
+		ep = config_route(s->cfg, t.endpoint,
+		    t.format == TASK_FORMAT_ANTHROPIC);
 		if (ep == -1) {
 			err_set(&err, "invalid_request", "unknown endpoint");
 			record_failure(b, ref.ordinal, t.custom_id, &err);
@@ -507,8 +507,7 @@ on_worker_ready(struct pool *pool, int idx, void *arg)
 	struct sup *s = arg;
 	struct buf *out = pool_out(pool, idx);
 	const struct endpoint_config *e;
-	char *h1, *h2;
-	const char *key;
+	char *h1, *h2, *key;
 	size_t mark;
 	uint32_t argc, j;
 	int i;
@@ -516,7 +515,16 @@ on_worker_ready(struct pool *pool, int idx, void *arg)
 	s->worker_load[idx] = 0;
 	for (i = 0; i < s->cfg->nendpoints; i++) {
 		e = &s->cfg->endpoints[i];
-		key = e->api_key_env != NULL ? getenv(e->api_key_env) : NULL;
+		key = NULL;
+		if (e->api_key_env != NULL || e->api_key_file != NULL) {
+			struct err err;
+
+			/* Checked at the start; a key file changed since is
+			 * reported, and the endpoint goes without. */
+			if ((key = config_endpoint_key(e, &err)) == NULL &&
+			    e->api_key_file != NULL)
+				log_warnx("%s", err.msg);
+		}
 		h1 = h2 = NULL;
 		if (e->type == ENDPOINT_ANTHROPIC) {
 			if (key != NULL)
@@ -547,6 +555,9 @@ on_worker_ready(struct pool *pool, int idx, void *arg)
 		proto_end(out, mark);
 		if (h1 != NULL)
 			explicit_bzero(h1, strlen(h1));
+		if (key != NULL)
+			explicit_bzero(key, strlen(key));
+		free(key);
 		free(h1);
 		free(h2);
 	}

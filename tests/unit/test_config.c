@@ -1,12 +1,14 @@
 /*
  * test_config - defaults, INI loading and cross-field validation.
  */
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -170,6 +172,11 @@ test_config_full_sample(void **state)
 	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
 	assert_false(c.log_syslog);
 
+	/* The key file must exist to validate (test_config_key_file). */
+	assert_int_equal(config_validate(&c, &err), -1);
+	assert_non_null(strstr(err.msg, "anthropic.key"));
+	config_set_str(&c.endpoints[config_endpoint_index(&c, "other")]
+	    .api_key_file, NULL);
 	assert_int_equal(config_validate(&c, &err), 0);
 	config_release(&c);
 }
@@ -409,6 +416,55 @@ test_config_set_str(void **state)
 	assert_null(field);
 }
 
+/* Anthropic lines go to the first anthropic endpoint unless named. */
+static void
+test_config_route(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_init(&c);
+	assert_int_equal(config_load_string(&c,
+	    "[endpoint local]\nbase_url = http://127.0.0.1:1\n"
+	    "[endpoint claude]\ntype = anthropic\n", &err), 0);
+	assert_int_equal(config_route(&c, NULL, false), 0);
+	assert_int_equal(config_route(&c, NULL, true),
+	    config_endpoint_index(&c, "claude"));
+	assert_int_equal(config_route(&c, "local", true),
+	    config_endpoint_index(&c, "local"));
+	assert_int_equal(config_route(&c, "nope", false), -1);
+	config_release(&c);
+}
+
+/* api_key_file: owner-only, one line, the newline stripped. */
+static void
+test_config_key_file(void **state)
+{
+	char path[] = "/tmp/test_config_key.XXXXXX", *key;
+	struct endpoint_config e;
+	struct err err;
+	int fd;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.name, sizeof(e.name), "k");
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_int_equal(write(fd, "sk-123\n", 7), 7);
+	close(fd);
+	e.api_key_file = path;
+	assert_int_equal(chmod(path, 0600), 0);
+	key = config_endpoint_key(&e, &err);
+	assert_non_null(key);
+	assert_string_equal(key, "sk-123");
+	free(key);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_null(config_endpoint_key(&e, &err));
+	assert_non_null(strstr(err.msg, "owner only"));
+	unlink(path);
+	assert_null(config_endpoint_key(&e, &err));
+}
+
 int
 main(void)
 {
@@ -423,6 +479,8 @@ main(void)
 		cmocka_unit_test(test_config_endpoint_index),
 		cmocka_unit_test(test_config_archive_suffix),
 		cmocka_unit_test(test_config_set_str),
+		cmocka_unit_test(test_config_route),
+		cmocka_unit_test(test_config_key_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
