@@ -55,6 +55,13 @@ struct epstate {
 #define EP_PAUSE_MIN_MS		1000
 #define EP_PAUSE_MAX_MS		60000
 
+/*
+ * Finishers at once.  Each is a fork of the supervisor writing to the
+ * same disk: more at once gain nothing, and a spool that finishes a
+ * hundred loose batches together must not hold a hundred copies.
+ */
+#define FINISH_MAX	4
+
 struct finishing {
 	pid_t		 pid;
 	struct batch	*b;
@@ -84,7 +91,7 @@ struct sup {
 	uint64_t	 ep_load[SPOOL_MAX_ENDPOINTS];
 	struct epstate	 ep[SPOOL_MAX_ENDPOINTS];
 	struct ratelimit rl[SPOOL_MAX_ENDPOINTS];
-	struct finishing fin[64];
+	struct finishing fin[FINISH_MAX];
 	int		 nfin;
 	struct loop_timer *retry_timer;
 	struct loop_timer *status_timer;

@@ -40,7 +40,7 @@ start_finishing(struct sup *s)
 
 	for (b = s->batches; b != NULL; b = b->next) {
 		if (b->state != BATCH_RUNNING || !batch_complete(b) ||
-		    s->nfin == (int)ARRAY_SIZE(s->fin) ||
+		    s->nfin >= FINISH_MAX ||
 		    now_ms() < b->finish_after_ms)
 			continue;
 		b->state = BATCH_FINALIZING;
