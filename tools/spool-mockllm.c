@@ -120,9 +120,10 @@ static struct {
 	long		 tpm;
 	long		 max_conc;
 	long		 max_conc_for;
+	long		 window;	/* of --rpm and --tpm, in ms */
 	uint64_t	 seed;
 	bool		 quiet;
-} opt = { .seed = 1 };
+} opt = { .seed = 1, .window = 60000 };
 
 static struct {
 	pthread_mutex_t	 mtx;
@@ -154,6 +155,7 @@ static struct {
 	size_t		 head;
 	size_t		 count;
 	long		 sum;
+	long		 peak;		/* the highest sum so far */
 } tk = { .mtx = PTHREAD_MUTEX_INITIALIZER };
 
 static struct {
@@ -824,7 +826,8 @@ rl_check(bool take, long *remaining, long *reset_ms)
 	bool ok = true;
 
 	pthread_mutex_lock(&rl.mtx);
-	while (rl.count > 0 && rl.ring[rl.head] + 60000 <= now) {
+	while (rl.count > 0 && rl.ring[rl.head] + (uint64_t)opt.window <=
+	    now) {
 		rl.head = (rl.head + 1) % opt.rpm;
 		rl.count--;
 	}
@@ -834,7 +837,8 @@ rl_check(bool take, long *remaining, long *reset_ms)
 	} else if (take)
 		ok = false;
 	*remaining = opt.rpm - rl.count;
-	*reset_ms = rl.count > 0 ? (long)(rl.ring[rl.head] + 60000 - now) : 0;
+	*reset_ms = rl.count > 0 ? (long)(rl.ring[rl.head] + (uint64_t)
+	    opt.window - now) : 0;
 	pthread_mutex_unlock(&rl.mtx);
 	return ok;
 }
@@ -843,7 +847,8 @@ rl_check(bool take, long *remaining, long *reset_ms)
 static void
 tk_expire(uint64_t now)
 {
-	while (tk.count > 0 && tk.ring[tk.head].ms + 60000 <= now) {
+	while (tk.count > 0 && tk.ring[tk.head].ms + (uint64_t)opt.window <=
+	    now) {
 		tk.sum -= tk.ring[tk.head].tokens;
 		tk.head = (tk.head + 1) % tk.cap;
 		tk.count--;
@@ -874,13 +879,14 @@ tk_grow(void)
 
 /*
  * The --tpm limiter, the token twin of rl_check: the tokens of the
- * answers admitted over the last minute.  want > 0 asks to admit that
- * many, and on refusal *retry_ms says when enough will have left the
- * window for them to fit; want == 0 only reports.  *reset_ms is the
- * time until the oldest counted tokens leave, as for --rpm.
+ * answers admitted over the last minute (or --rate-window).  want > 0
+ * asks to admit that many, and on refusal *retry_ms says when enough
+ * will have left the window for them to fit; want == 0 only reports.
+ * *reset_ms is the time until the oldest counted tokens leave, as for
+ * --rpm.
  */
 static bool
-tk_check(long want, long *used, long *remaining, long *reset_ms,
+tk_check(long want, long *used, long *peak, long *remaining, long *reset_ms,
     long *retry_ms)
 {
 	uint64_t now = now_ns() / 1000000;
@@ -897,24 +903,27 @@ tk_check(long want, long *used, long *remaining, long *reset_ms,
 			    (struct tk_ent){ now, want };
 			tk.count++;
 			tk.sum += want;
+			if (tk.sum > tk.peak)
+				tk.peak = tk.sum;
 		}
 	} else if (want > 0) {
 		ok = false;
-		/* More than the limit never fits: say a minute. */
-		*retry_ms = 60000;
+		/* More than the limit never fits: say a window. */
+		*retry_ms = opt.window;
 		for (i = 0; i < tk.count && want <= opt.tpm; i++) {
 			freed += tk.ring[(tk.head + i) % tk.cap].tokens;
 			if (tk.sum - freed + want <= opt.tpm) {
 				*retry_ms = (long)(tk.ring[(tk.head + i) %
-				    tk.cap].ms + 60000 - now);
+				    tk.cap].ms + (uint64_t)opt.window - now);
 				break;
 			}
 		}
 	}
 	*used = tk.sum;
+	*peak = tk.peak;
 	*remaining = opt.tpm - tk.sum > 0 ? opt.tpm - tk.sum : 0;
-	*reset_ms = tk.count > 0 ? (long)(tk.ring[tk.head].ms + 60000 - now) :
-	    0;
+	*reset_ms = tk.count > 0 ? (long)(tk.ring[tk.head].ms + (uint64_t)
+	    opt.window - now) : 0;
 	pthread_mutex_unlock(&tk.mtx);
 	return ok;
 }
@@ -945,13 +954,13 @@ usage_tokens(const cJSON *json)
 static void
 tpm_admit(struct out *o)
 {
-	long want, used, rem, reset, retry;
+	long want, used, peak, rem, reset, retry;
 	cJSON *e;
 	char msg[200], wait[32];
 
 	if ((want = usage_tokens(o->json)) <= 0)
 		want = 1;
-	if (tk_check(want, &used, &rem, &reset, &retry))
+	if (tk_check(want, &used, &peak, &rem, &reset, &retry))
 		return;
 	fmt_ms(wait, sizeof(wait), retry);
 	snprintf(msg, sizeof(msg), "Rate limit reached for tokens per min "
@@ -1021,7 +1030,7 @@ cc_admit(struct req *r)
 static void
 api_stats(struct out *o)
 {
-	long used, rem, reset;
+	long used, peak, rem, reset;
 
 	o->json = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o->json, "requests", atomic_load(&st_req));
@@ -1043,8 +1052,9 @@ api_stats(struct out *o)
 	cJSON_AddBoolToObject(o->json, "concurrency_limited",
 	    cc_limited(false));
 	if (opt.tpm > 0) {
-		(void)tk_check(0, &used, &rem, &reset, NULL);
-		cJSON_AddNumberToObject(o->json, "tokens_last_minute", used);
+		(void)tk_check(0, &used, &peak, &rem, &reset, NULL);
+		cJSON_AddNumberToObject(o->json, "tokens_in_window", used);
+		cJSON_AddNumberToObject(o->json, "tokens_in_window_peak", peak);
 	}
 }
 
@@ -1362,7 +1372,7 @@ build_response(const struct out *o)
 	    "\"type\":\"server_error\",\"param\":null,\"code\":null}}";
 	struct MHD_Response *resp;
 	char buf[64], *txt;
-	long rem, reset, used;
+	long rem, reset, used, peak;
 
 	txt = o->json != NULL ? cJSON_PrintUnformatted(o->json) : NULL;
 	if (txt != NULL && o->fault == FAULT_TRUNCATE)
@@ -1397,7 +1407,7 @@ build_response(const struct out *o)
 		add_header(resp, "x-ratelimit-reset-requests", buf);
 	}
 	if (opt.tpm > 0) {
-		(void)tk_check(0, &used, &rem, &reset, NULL);
+		(void)tk_check(0, &used, &peak, &rem, &reset, NULL);
 		snprintf(buf, sizeof(buf), "%ld", opt.tpm);
 		add_header(resp, "x-ratelimit-limit-tokens", buf);
 		snprintf(buf, sizeof(buf), "%ld", rem);
@@ -1810,7 +1820,8 @@ usage(int code)
 	    "       [--fail-rate F] [--rate-429 F] [--reset-rate F] "
 	    "[--truncate-rate F]\n"
 	    "       [--hang-rate F] [--rpm N] [--tpm N] [--max-concurrent N]\n"
-	    "       [--max-concurrent-for MS] [--seed N] [--log FILE]\n"
+	    "       [--max-concurrent-for MS] [--rate-window MS] [--seed N]\n"
+	    "       [--log FILE]\n"
 	    "       [--help] [--version]\n");
 	exit(code);
 }
@@ -1835,6 +1846,7 @@ parse_args(int argc, char **argv)
 		{ "tpm", required_argument, NULL, 'T' },
 		{ "max-concurrent", required_argument, NULL, 'C' },
 		{ "max-concurrent-for", required_argument, NULL, 'F' },
+		{ "rate-window", required_argument, NULL, 'W' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1904,6 +1916,10 @@ parse_args(int argc, char **argv)
 		case 'F':
 			opt.max_conc_for = need_long(optarg, 0, CONC_FOR_MAX,
 			    "--max-concurrent-for");
+			break;
+		case 'W':
+			opt.window = need_long(optarg, 1, LATENCY_MAX,
+			    "--rate-window");
 			break;
 		case 's':
 			errno = 0;
