@@ -119,14 +119,31 @@ ratelimit_on_429(struct ratelimit *r, uint64_t inflight, uint64_t now_ms)
 {
 	double base;
 
-	/* One cut per second: the 429s of one burst are one signal. */
-	if (r->cuts > 0 && now_ms - r->last_cut_ms < 1000)
+	/*
+	 * The 429s of one burst are one signal: after a cut, the answers
+	 * to requests sent before it are echoes.  Which answers those are
+	 * is not known, but there are no more than were out at the cut;
+	 * once that many came back, or a second went by, a 429 answers a
+	 * request sent under the new window, which is then still too wide
+	 * (a limit that answers 429 at once shows that within a round
+	 * trip, and waiting out the second would let it storm).
+	 */
+	if (r->cuts > 0 && r->echoes > 0 && now_ms - r->last_cut_ms < 1000) {
+		r->echoes--;
 		return;
+	}
 	base = r->window < (double)inflight + 1 ? r->window :
 	    (double)inflight + 1;
 	r->window = base / 2 < 1.0 ? 1.0 : base / 2;
+	r->echoes = inflight;
 	r->last_cut_ms = now_ms;
 	r->cuts++;
+}
+
+bool
+ratelimit_can_narrow(const struct ratelimit *r)
+{
+	return r->window > 1.0;
 }
 
 void
@@ -142,6 +159,8 @@ ratelimit_hold(struct ratelimit *r, uint64_t until_ms)
 void
 ratelimit_on_success(struct ratelimit *r)
 {
+	if (r->echoes > 0)
+		r->echoes--;
 	if (r->window >= r->window_max)
 		return;
 	r->window += 1.0 / r->window;

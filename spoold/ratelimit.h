@@ -22,6 +22,7 @@ struct ratelimit {
 	double		 window_max;
 	uint64_t	 last_cut_ms;
 	uint64_t	 cuts;		/* multiplicative decreases so far */
+	uint64_t	 echoes;	/* answers due from before the cut */
 	uint64_t	 hold_until;	/* provider's budget spent until */
 };
 
@@ -36,9 +37,18 @@ bool	ratelimit_take(struct ratelimit *r, uint64_t tokens,
 	    uint64_t inflight, uint64_t now_ms, uint64_t *wait_ms);
 /* The usage reported by the response: actual minus the estimate. */
 void	ratelimit_correct(struct ratelimit *r, int64_t delta_tokens);
-/* A 429: halve the window (at most once a second). */
+/*
+ * A 429: halve the window, once for the 429s of one burst (those that
+ * come back within a second of a cut, until as many answers came back
+ * as were out at it).
+ */
 void	ratelimit_on_429(struct ratelimit *r, uint64_t inflight,
 	    uint64_t now_ms);
+/*
+ * Can the window still narrow?  Until it is down to one request, 429s
+ * are for the window to absorb, not signs of a failing endpoint.
+ */
+bool	ratelimit_can_narrow(const struct ratelimit *r);
 /* The provider's headers say nothing is left until until_ms. */
 void	ratelimit_hold(struct ratelimit *r, uint64_t until_ms);
 /* A success: widen the window by about one per window of successes. */

@@ -428,7 +428,9 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 	/* The provider says its budget is spent: wait for its reset. */
 	if (remaining == 1 && reset > 1)
 		ratelimit_hold(&s->rl[sl->endpoint], now_ms() + reset - 1);
-	if (outcome == OUTCOME_RETRY &&
+	/* A 429 burst is the window's to absorb while it can narrow. */
+	if (outcome == OUTCOME_RETRY && (status != 429 ||
+	    !ratelimit_can_narrow(&s->rl[sl->endpoint])) &&
 	    ++s->ep[sl->endpoint].failures >= EP_FAILURES_PAUSE)
 		ep_pause(s, sl->endpoint, "too many failures in a row");
 	if (outcome == OUTCOME_RETRY && sl->ref.attempt < sl->max_attempts &&

@@ -46,6 +46,9 @@
 #define LATENCY_MAX	3600000L
 #define HANG_MS		120000L
 #define RPM_MAX		10000000L
+#define TPM_MAX		1000000000L
+#define CONC_MAX	1000000L
+#define CONC_FOR_MAX	86400000L
 #define SCHEMA_DEPTH	16
 #define FNV_BASIS	0xcbf29ce484222325ULL
 
@@ -68,6 +71,7 @@ struct req {
 	bool			 post;
 	bool			 delayed;
 	bool			 logged;
+	bool			 busy;		/* counted in n_busy */
 	enum api		 api;
 	enum fault		 fault;
 	unsigned int		 status;
@@ -113,9 +117,13 @@ static struct {
 	double		 truncate_rate;
 	double		 hang_rate;
 	long		 rpm;
+	long		 tpm;
+	long		 max_conc;
+	long		 max_conc_for;
+	long		 window;	/* of --rpm and --tpm, in ms */
 	uint64_t	 seed;
 	bool		 quiet;
-} opt = { .seed = 1 };
+} opt = { .seed = 1, .window = 60000 };
 
 static struct {
 	pthread_mutex_t	 mtx;
@@ -134,6 +142,22 @@ static struct {
 	long		 count;
 } rl = { .mtx = PTHREAD_MUTEX_INITIALIZER };
 
+/* The --tpm window: (admission time, tokens) of the last minute. */
+struct tk_ent {
+	uint64_t	 ms;
+	long		 tokens;
+};
+
+static struct {
+	pthread_mutex_t	 mtx;
+	struct tk_ent	*ring;
+	size_t		 cap;
+	size_t		 head;
+	size_t		 count;
+	long		 sum;
+	long		 peak;		/* the highest sum so far */
+} tk = { .mtx = PTHREAD_MUTEX_INITIALIZER };
+
 static struct {
 	pthread_mutex_t	 mtx;
 	uint64_t	*keys;
@@ -147,6 +171,8 @@ static int		 log_fd = -1;
 static uint64_t		 id_salt;
 static atomic_uint_fast64_t id_ctr, rnd_ctr;
 static atomic_ulong	 n_susp;
+static atomic_long	 n_busy, st_peak, st_peak_after;
+static atomic_uint_fast64_t cc_first;	/* ms + 1 of the first POST; 0 */
 static atomic_bool	 stopping;
 static atomic_ulong	 st_req, st_resp, st_2xx, st_4xx, st_429, st_5xx;
 static atomic_ulong	 st_abort, st_reset, st_trunc, st_hang;
@@ -780,20 +806,12 @@ api_models(struct out *o)
 }
 
 static void
-api_stats(struct out *o)
+fmt_ms(char *buf, size_t sz, long ms)
 {
-	o->json = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o->json, "requests", atomic_load(&st_req));
-	cJSON_AddNumberToObject(o->json, "responses", atomic_load(&st_resp));
-	cJSON_AddNumberToObject(o->json, "responses_2xx", atomic_load(&st_2xx));
-	cJSON_AddNumberToObject(o->json, "responses_4xx", atomic_load(&st_4xx));
-	cJSON_AddNumberToObject(o->json, "responses_429", atomic_load(&st_429));
-	cJSON_AddNumberToObject(o->json, "responses_5xx", atomic_load(&st_5xx));
-	cJSON_AddNumberToObject(o->json, "aborted", atomic_load(&st_abort));
-	cJSON_AddNumberToObject(o->json, "delayed", atomic_load(&n_susp));
-	cJSON_AddNumberToObject(o->json, "resets", atomic_load(&st_reset));
-	cJSON_AddNumberToObject(o->json, "truncated", atomic_load(&st_trunc));
-	cJSON_AddNumberToObject(o->json, "hangs", atomic_load(&st_hang));
+	if (ms < 1000)
+		snprintf(buf, sz, "%ldms", ms);
+	else
+		snprintf(buf, sz, "%ld.%03lds", ms / 1000, ms % 1000);
 }
 
 /*
@@ -808,7 +826,8 @@ rl_check(bool take, long *remaining, long *reset_ms)
 	bool ok = true;
 
 	pthread_mutex_lock(&rl.mtx);
-	while (rl.count > 0 && rl.ring[rl.head] + 60000 <= now) {
+	while (rl.count > 0 && rl.ring[rl.head] + (uint64_t)opt.window <=
+	    now) {
 		rl.head = (rl.head + 1) % opt.rpm;
 		rl.count--;
 	}
@@ -818,9 +837,225 @@ rl_check(bool take, long *remaining, long *reset_ms)
 	} else if (take)
 		ok = false;
 	*remaining = opt.rpm - rl.count;
-	*reset_ms = rl.count > 0 ? (long)(rl.ring[rl.head] + 60000 - now) : 0;
+	*reset_ms = rl.count > 0 ? (long)(rl.ring[rl.head] + (uint64_t)
+	    opt.window - now) : 0;
 	pthread_mutex_unlock(&rl.mtx);
 	return ok;
+}
+
+/* Drop what has left the --tpm window; called under tk.mtx. */
+static void
+tk_expire(uint64_t now)
+{
+	while (tk.count > 0 && tk.ring[tk.head].ms + (uint64_t)opt.window <=
+	    now) {
+		tk.sum -= tk.ring[tk.head].tokens;
+		tk.head = (tk.head + 1) % tk.cap;
+		tk.count--;
+	}
+}
+
+/* Make room for one more entry; called under tk.mtx. */
+static bool
+tk_grow(void)
+{
+	struct tk_ent *nr;
+	size_t ncap, i;
+
+	if (tk.count < tk.cap)
+		return true;
+	ncap = tk.cap != 0 ? tk.cap * 2 : 1024;
+	if ((nr = calloc(ncap, sizeof(*nr))) == NULL)
+		return false;
+	/* Unroll the ring, oldest first. */
+	for (i = 0; i < tk.count; i++)
+		nr[i] = tk.ring[(tk.head + i) % tk.cap];
+	free(tk.ring);
+	tk.ring = nr;
+	tk.cap = ncap;
+	tk.head = 0;
+	return true;
+}
+
+/*
+ * The --tpm limiter, the token twin of rl_check: the tokens of the
+ * answers admitted over the last minute (or --rate-window).  want > 0
+ * asks to admit that many, and on refusal *retry_ms says when enough
+ * will have left the window for them to fit; want == 0 only reports.
+ * *reset_ms is the time until the oldest counted tokens leave, as for
+ * --rpm.
+ */
+static bool
+tk_check(long want, long *used, long *peak, long *remaining, long *reset_ms,
+    long *retry_ms)
+{
+	uint64_t now = now_ns() / 1000000;
+	long freed = 0;
+	size_t i;
+	bool ok = true;
+
+	pthread_mutex_lock(&tk.mtx);
+	tk_expire(now);
+	if (want > 0 && tk.sum + want <= opt.tpm) {
+		/* Out of memory loses the count, not the request. */
+		if (tk_grow()) {
+			tk.ring[(tk.head + tk.count) % tk.cap] =
+			    (struct tk_ent){ now, want };
+			tk.count++;
+			tk.sum += want;
+			if (tk.sum > tk.peak)
+				tk.peak = tk.sum;
+		}
+	} else if (want > 0) {
+		ok = false;
+		/* More than the limit never fits: say a window. */
+		*retry_ms = opt.window;
+		for (i = 0; i < tk.count && want <= opt.tpm; i++) {
+			freed += tk.ring[(tk.head + i) % tk.cap].tokens;
+			if (tk.sum - freed + want <= opt.tpm) {
+				*retry_ms = (long)(tk.ring[(tk.head + i) %
+				    tk.cap].ms + (uint64_t)opt.window - now);
+				break;
+			}
+		}
+	}
+	*used = tk.sum;
+	*peak = tk.peak;
+	*remaining = opt.tpm - tk.sum > 0 ? opt.tpm - tk.sum : 0;
+	*reset_ms = tk.count > 0 ? (long)(tk.ring[tk.head].ms + (uint64_t)
+	    opt.window - now) : 0;
+	pthread_mutex_unlock(&tk.mtx);
+	return ok;
+}
+
+/* usage.total_tokens, or input plus output tokens for /v1/messages. */
+static long
+usage_tokens(const cJSON *json)
+{
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(json, "usage"), *v;
+	long n = 0;
+
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(u,
+	    "total_tokens")))
+		return (long)v->valuedouble;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(u,
+	    "input_tokens")))
+		n += (long)v->valuedouble;
+	if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(u,
+	    "output_tokens")))
+		n += (long)v->valuedouble;
+	return n;
+}
+
+/*
+ * Charge a successful answer to --tpm, or replace it by a 429 shaped as
+ * OpenAI's (type "tokens") with the wait until it would fit.
+ */
+static void
+tpm_admit(struct out *o)
+{
+	long want, used, peak, rem, reset, retry;
+	cJSON *e;
+	char msg[200], wait[32];
+
+	if ((want = usage_tokens(o->json)) <= 0)
+		want = 1;
+	if (tk_check(want, &used, &peak, &rem, &reset, &retry))
+		return;
+	fmt_ms(wait, sizeof(wait), retry);
+	snprintf(msg, sizeof(msg), "Rate limit reached for tokens per min "
+	    "(TPM): Limit %ld, Used %ld, Requested %ld. Please try again in "
+	    "%s.", opt.tpm, used, want, wait);
+	o->retry_ms = retry;
+	/* The refused answer is not delivered, so neither is its fault. */
+	o->fault = FAULT_NONE;
+	fail(o, 429, msg);
+	e = cJSON_GetObjectItemCaseSensitive(o->json, "error");
+	if (o->api != API_MSG && cJSON_HasObjectItem(e, "type"))
+		cJSON_ReplaceItemInObjectCaseSensitive(e, "type",
+		    cJSON_CreateString("tokens"));
+}
+
+/*
+ * Does --max-concurrent apply now?  start: this is a POST, which starts
+ * the clock of --max-concurrent-for if it is the first.
+ */
+static bool
+cc_limited(bool start)
+{
+	/* Plus one, so that a cc_first of 0 means "no POST yet". */
+	uint64_t now = now_ns() / 1000000 + 1, first = 0;
+
+	if (opt.max_conc == 0)
+		return false;
+	if (!start)
+		first = atomic_load(&cc_first);
+	else if (atomic_compare_exchange_strong(&cc_first, &first, now))
+		first = now;
+	if (first == 0 || opt.max_conc_for == 0)
+		return true;
+	return now < first + (uint64_t)opt.max_conc_for;
+}
+
+static void
+peak_note(atomic_long *peak, long n)
+{
+	long p = atomic_load(peak);
+
+	while (n > p && !atomic_compare_exchange_weak(peak, &p, n))
+		;
+}
+
+/*
+ * Count a POST as in progress until it completes, or refuse it while
+ * --max-concurrent applies and that many are in progress already.
+ */
+static bool
+cc_admit(struct req *r)
+{
+	bool limited = cc_limited(true);
+	long n = atomic_load(&n_busy);
+
+	do {
+		if (limited && n >= opt.max_conc)
+			return false;
+	} while (!atomic_compare_exchange_weak(&n_busy, &n, n + 1));
+	r->busy = true;
+	peak_note(&st_peak, n + 1);
+	if (!limited)
+		peak_note(&st_peak_after, n + 1);
+	return true;
+}
+
+static void
+api_stats(struct out *o)
+{
+	long used, peak, rem, reset;
+
+	o->json = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o->json, "requests", atomic_load(&st_req));
+	cJSON_AddNumberToObject(o->json, "responses", atomic_load(&st_resp));
+	cJSON_AddNumberToObject(o->json, "responses_2xx", atomic_load(&st_2xx));
+	cJSON_AddNumberToObject(o->json, "responses_4xx", atomic_load(&st_4xx));
+	cJSON_AddNumberToObject(o->json, "responses_429", atomic_load(&st_429));
+	cJSON_AddNumberToObject(o->json, "responses_5xx", atomic_load(&st_5xx));
+	cJSON_AddNumberToObject(o->json, "aborted", atomic_load(&st_abort));
+	cJSON_AddNumberToObject(o->json, "delayed", atomic_load(&n_susp));
+	cJSON_AddNumberToObject(o->json, "resets", atomic_load(&st_reset));
+	cJSON_AddNumberToObject(o->json, "truncated", atomic_load(&st_trunc));
+	cJSON_AddNumberToObject(o->json, "hangs", atomic_load(&st_hang));
+	cJSON_AddNumberToObject(o->json, "in_progress", atomic_load(&n_busy));
+	cJSON_AddNumberToObject(o->json, "peak_in_progress",
+	    atomic_load(&st_peak));
+	cJSON_AddNumberToObject(o->json, "peak_in_progress_unlimited",
+	    atomic_load(&st_peak_after));
+	cJSON_AddBoolToObject(o->json, "concurrency_limited",
+	    cc_limited(false));
+	if (opt.tpm > 0) {
+		(void)tk_check(0, &used, &peak, &rem, &reset, NULL);
+		cJSON_AddNumberToObject(o->json, "tokens_in_window", used);
+		cJSON_AddNumberToObject(o->json, "tokens_in_window_peak", peak);
+	}
 }
 
 /* Count a request under key; true while it is within its first n. */
@@ -1029,6 +1264,12 @@ decide(struct MHD_Connection *c, struct req *r, const char *url,
 		fail(o, 413, "Request body too large");
 		return;
 	}
+	if (!cc_admit(r)) {
+		/* As a provider's concurrency limit does: at once. */
+		o->delay_ms = 0;
+		fail(o, 429, "Too many concurrent requests");
+		return;
+	}
 	if (opt.rpm > 0 && !rl_check(true, &v, &reset)) {
 		o->retry_ms = reset;
 		fail(o, 429, "Rate limit reached for requests per minute");
@@ -1054,18 +1295,19 @@ decide(struct MHD_Connection *c, struct req *r, const char *url,
 		script_model(req_model(in), r, o);
 	if (o->json == NULL && o->fault == FAULT_NONE)
 		inject(o);
+	if (o->json == NULL && o->api == API_CHAT)
+		api_chat(in, o);
+	else if (o->json == NULL && o->api == API_COMPL)
+		api_compl(in, o);
+	else if (o->json == NULL && o->api == API_EMBED)
+		api_embed(in, o);
+	else if (o->json == NULL)
+		api_msg(in, o);
+	/* Only an answer that is a success costs tokens. */
+	if (opt.tpm > 0 && o->status == 0)
+		tpm_admit(o);
 	if (o->fault == FAULT_HANG)
 		o->delay_ms += HANG_MS;
-	if (o->json != NULL)
-		goto out;
-	if (o->api == API_CHAT)
-		api_chat(in, o);
-	else if (o->api == API_COMPL)
-		api_compl(in, o);
-	else if (o->api == API_EMBED)
-		api_embed(in, o);
-	else
-		api_msg(in, o);
 out:
 	cJSON_Delete(in);
 }
@@ -1075,15 +1317,6 @@ add_header(struct MHD_Response *resp, const char *k, const char *v)
 {
 	/* Failing to add a header only loses that header. */
 	(void)MHD_add_response_header(resp, k, v);
-}
-
-static void
-fmt_ms(char *buf, size_t sz, long ms)
-{
-	if (ms < 1000)
-		snprintf(buf, sz, "%ldms", ms);
-	else
-		snprintf(buf, sz, "%ld.%03lds", ms / 1000, ms % 1000);
 }
 
 static ssize_t
@@ -1139,7 +1372,7 @@ build_response(const struct out *o)
 	    "\"type\":\"server_error\",\"param\":null,\"code\":null}}";
 	struct MHD_Response *resp;
 	char buf[64], *txt;
-	long rem, reset;
+	long rem, reset, used, peak;
 
 	txt = o->json != NULL ? cJSON_PrintUnformatted(o->json) : NULL;
 	if (txt != NULL && o->fault == FAULT_TRUNCATE)
@@ -1172,6 +1405,15 @@ build_response(const struct out *o)
 		add_header(resp, "x-ratelimit-remaining-requests", buf);
 		fmt_ms(buf, sizeof(buf), reset);
 		add_header(resp, "x-ratelimit-reset-requests", buf);
+	}
+	if (opt.tpm > 0) {
+		(void)tk_check(0, &used, &peak, &rem, &reset, NULL);
+		snprintf(buf, sizeof(buf), "%ld", opt.tpm);
+		add_header(resp, "x-ratelimit-limit-tokens", buf);
+		snprintf(buf, sizeof(buf), "%ld", rem);
+		add_header(resp, "x-ratelimit-remaining-tokens", buf);
+		fmt_ms(buf, sizeof(buf), reset);
+		add_header(resp, "x-ratelimit-reset-tokens", buf);
 	}
 	return resp;
 }
@@ -1500,6 +1742,8 @@ completed(void *cls, struct MHD_Connection *c, void **rcls,
 	 */
 	if (r->delayed)
 		atomic_fetch_sub(&n_susp, 1);
+	if (r->busy)
+		atomic_fetch_sub(&n_busy, 1);
 	if (r->resp != NULL) {
 		if (r->post)
 			account(r, 499);
@@ -1575,7 +1819,9 @@ usage(int code)
 	    "[--latency-jitter MS]\n"
 	    "       [--fail-rate F] [--rate-429 F] [--reset-rate F] "
 	    "[--truncate-rate F]\n"
-	    "       [--hang-rate F] [--rpm N] [--seed N] [--log FILE]\n"
+	    "       [--hang-rate F] [--rpm N] [--tpm N] [--max-concurrent N]\n"
+	    "       [--max-concurrent-for MS] [--rate-window MS] [--seed N]\n"
+	    "       [--log FILE]\n"
 	    "       [--help] [--version]\n");
 	exit(code);
 }
@@ -1597,6 +1843,10 @@ parse_args(int argc, char **argv)
 		{ "truncate-rate", required_argument, NULL, 'c' },
 		{ "hang-rate", required_argument, NULL, 'g' },
 		{ "rpm", required_argument, NULL, 'R' },
+		{ "tpm", required_argument, NULL, 'T' },
+		{ "max-concurrent", required_argument, NULL, 'C' },
+		{ "max-concurrent-for", required_argument, NULL, 'F' },
+		{ "rate-window", required_argument, NULL, 'W' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1655,6 +1905,21 @@ parse_args(int argc, char **argv)
 			break;
 		case 'R':
 			opt.rpm = need_long(optarg, 0, RPM_MAX, "--rpm");
+			break;
+		case 'T':
+			opt.tpm = need_long(optarg, 0, TPM_MAX, "--tpm");
+			break;
+		case 'C':
+			opt.max_conc = need_long(optarg, 0, CONC_MAX,
+			    "--max-concurrent");
+			break;
+		case 'F':
+			opt.max_conc_for = need_long(optarg, 0, CONC_FOR_MAX,
+			    "--max-concurrent-for");
+			break;
+		case 'W':
+			opt.window = need_long(optarg, 1, LATENCY_MAX,
+			    "--rate-window");
 			break;
 		case 's':
 			errno = 0;
@@ -1793,6 +2058,7 @@ main(int argc, char **argv)
 	pthread_cond_destroy(&tm.cv);
 	free(tm.heap);
 	free(rl.ring);
+	free(tk.ring);
 	free(fl.keys);
 	free(fl.cnt);
 	return 0;

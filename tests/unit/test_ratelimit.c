@@ -139,6 +139,56 @@ test_ratelimit_aimd(void **state)
 }
 
 static void
+test_ratelimit_aimd_echoes(void **state)
+{
+	struct ratelimit r;
+	int i;
+
+	(void)state;
+	/* A limit that answers 429 at once: 63 out, all refused. */
+	ratelimit_init(&r, 0, 0, 64, 0);
+	ratelimit_on_429(&r, 63, 0);
+	assert_true(r.window >= 31.0 && r.window <= 33.0);
+	/* The other 63 answers to the burst are one signal with it... */
+	for (i = 0; i < 63; i++)
+		ratelimit_on_429(&r, 62 - (uint64_t)i, 1);
+	assert_true(r.window >= 31.0 && r.window <= 33.0);
+	/* ...but a 429 to a request sent since, within the same second,
+	 * says the new window is still too wide. */
+	ratelimit_on_429(&r, 20, 5);
+	assert_true(r.window >= 10.0 && r.window <= 11.0);
+	/* Successes are answers from before the cut too. */
+	for (i = 0; i < 20; i++)
+		ratelimit_on_success(&r);
+	ratelimit_on_429(&r, 8, 10);
+	assert_true(r.window >= 4.0 && r.window <= 6.0);
+	/* Fewer answers than were out: still the same burst. */
+	ratelimit_on_success(&r);
+	ratelimit_on_429(&r, 8, 11);
+	assert_true(r.window >= 4.0 && r.window <= 6.0);
+}
+
+static void
+test_ratelimit_can_narrow(void **state)
+{
+	struct ratelimit r;
+	int i;
+
+	(void)state;
+	/* Even with no max_inflight: a 429 makes a window of what is out. */
+	ratelimit_init(&r, 0, 0, 0, 0);
+	assert_true(ratelimit_can_narrow(&r));
+	ratelimit_on_429(&r, 3, 0);
+	assert_true(ratelimit_can_narrow(&r));
+	ratelimit_on_429(&r, 1, 2000);
+	assert_false(ratelimit_can_narrow(&r));
+	/* Then 429s are the endpoint's failures, until it recovers. */
+	for (i = 0; i < 3; i++)
+		ratelimit_on_success(&r);
+	assert_true(ratelimit_can_narrow(&r));
+}
+
+static void
 test_ratelimit_hold(void **state)
 {
 	struct ratelimit r;
@@ -183,6 +233,8 @@ main(void)
 		cmocka_unit_test(test_ratelimit_tpm_correction),
 		cmocka_unit_test(test_ratelimit_huge_request_passes),
 		cmocka_unit_test(test_ratelimit_aimd),
+		cmocka_unit_test(test_ratelimit_aimd_echoes),
+		cmocka_unit_test(test_ratelimit_can_narrow),
 		cmocka_unit_test(test_ratelimit_hold),
 		cmocka_unit_test(test_ratelimit_estimate),
 	};
