@@ -119,17 +119,23 @@ ratelimit_on_429(struct ratelimit *r, uint64_t inflight, uint64_t now_ms)
 {
 	double base;
 
-	/*
-	 * The 429s of one burst are one signal: after a cut, the answers
-	 * to requests sent before it are echoes.  Which answers those are
-	 * is not known, but there are no more than were out at the cut;
-	 * once that many came back, or a second went by, a 429 answers a
-	 * request sent under the new window, which is then still too wide
-	 * (a limit that answers 429 at once shows that within a round
-	 * trip, and waiting out the second would let it storm).
-	 */
-	if (r->cuts > 0 && r->echoes > 0 && now_ms - r->last_cut_ms < 1000) {
-		r->echoes--;
+	if (r->cuts > 0 && now_ms - r->last_cut_ms < 1000) {
+		/*
+		 * The 429s of one burst are one signal: within a second
+		 * of a cut, the answers to requests sent before it are
+		 * echoes.  Which answers those are is not known, but
+		 * there are no more than were out at the cut.  A 429
+		 * beyond them answers a request sent under the new
+		 * window, which is still too wide by at least that one:
+		 * a limit that answers 429 at once would otherwise be
+		 * hit again and again for the rest of the second.  Only
+		 * by one, as a 429 that has nothing to do with our load
+		 * must not halve the window each time it comes.
+		 */
+		if (r->echoes > 0)
+			r->echoes--;
+		else
+			r->window = r->window - 1 < 1.0 ? 1.0 : r->window - 1;
 		return;
 	}
 	base = r->window < (double)inflight + 1 ? r->window :

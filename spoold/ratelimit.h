@@ -40,7 +40,7 @@ void	ratelimit_correct(struct ratelimit *r, int64_t delta_tokens);
 /*
  * A 429: halve the window, once for the 429s of one burst (those that
  * come back within a second of a cut, until as many answers came back
- * as were out at it).
+ * as were out at it); a 429 after those narrows it by one.
  */
 void	ratelimit_on_429(struct ratelimit *r, uint64_t inflight,
 	    uint64_t now_ms);

@@ -42,14 +42,17 @@ check "the mock answered each request 200 exactly once" test \
     "$(grep ' 200$' "$TRASH/mock.log" | sort -u | wc -l)" = 2000 -a \
     "$(grep -c ' 200$' "$TRASH/mock.log")" = 2000
 # The first burst cannot be helped: spoold starts at 64 and learns the
-# limit from the refusals, ~56 of them, and ~25 more before the halved
-# windows reach 8.  Then each step of the window above 8 costs a 429 or
-# so, and is cut at once.  ~95 in all; a retry storm (a cut at most
-# once a second) makes ~1000.  10 % of the batch leaves a 2x margin.
+# limit from the refusals, ~56 of them, and ~30 more before the window,
+# halved to 32, closes down to 8 one 429 at a time.  Then each step of
+# the window above 8 costs a 429 and is taken back at once.  ~100 in
+# all; a retry storm (the window cut at most once a second, and left
+# too wide meanwhile) makes ~1000.  10 % of the batch: a 2x margin.
 check "429s under 10 % of the requests" test "$n429" -lt 200
 # Retries go first, so a storm falls on the same requests again and
-# again, up to their 5 attempts; measured: at most 2.
-check "no request refused more than 3 times" test "$worst" -le 3
+# again, up to their 5 attempts.  Here ~88 are refused once, ~8 twice,
+# one in every other run three times (each step of the window past 8
+# is most often a retry); 4 would leave one attempt, and 5 fail it.
+check "no request refused more than 4 times" test "$worst" -le 4
 check "the 429 burst did not pause the endpoint" \
     test "$(grep -c 'paused' "$TRASH/spoold.log")" = 0
 check "the limit was lifted during the run" \

@@ -142,30 +142,37 @@ static void
 test_ratelimit_aimd_echoes(void **state)
 {
 	struct ratelimit r;
+	double w;
 	int i;
 
 	(void)state;
-	/* A limit that answers 429 at once: 63 out, all refused. */
+	/* A limit of 8 that answers 429 at once: 63 out, 55 refused. */
 	ratelimit_init(&r, 0, 0, 64, 0);
 	ratelimit_on_429(&r, 63, 0);
-	assert_true(r.window >= 31.0 && r.window <= 33.0);
-	/* The other 63 answers to the burst are one signal with it... */
+	assert_true(r.window > 31.9 && r.window < 32.1);
+	/* The other answers to the burst are one signal with it... */
 	for (i = 0; i < 63; i++)
 		ratelimit_on_429(&r, 62 - (uint64_t)i, 1);
-	assert_true(r.window >= 31.0 && r.window <= 33.0);
-	/* ...but a 429 to a request sent since, within the same second,
-	 * says the new window is still too wide. */
-	ratelimit_on_429(&r, 20, 5);
-	assert_true(r.window >= 10.0 && r.window <= 11.0);
-	/* Successes are answers from before the cut too. */
-	for (i = 0; i < 20; i++)
+	assert_true(r.window > 31.9 && r.window < 32.1);
+	/* ...but each 429 to a request sent since, within the same
+	 * second, closes the place it took: 24 too many, 24 429s. */
+	for (i = 0; i < 24; i++)
+		ratelimit_on_429(&r, 31 - (uint64_t)i, 5);
+	assert_true(r.window > 7.9 && r.window < 8.1);
+	/* A second later, a cut again; successes are answers too. */
+	ratelimit_on_429(&r, 8, 1005);
+	assert_true(r.window > 3.9 && r.window < 4.1);
+	for (i = 0; i < 7; i++)
 		ratelimit_on_success(&r);
-	ratelimit_on_429(&r, 8, 10);
-	assert_true(r.window >= 4.0 && r.window <= 6.0);
-	/* Fewer answers than were out: still the same burst. */
-	ratelimit_on_success(&r);
-	ratelimit_on_429(&r, 8, 11);
-	assert_true(r.window >= 4.0 && r.window <= 6.0);
+	w = r.window;
+	ratelimit_on_429(&r, 5, 1010);
+	assert_true(r.window == w);
+	ratelimit_on_429(&r, 5, 1020);
+	assert_true(r.window > w - 1.01 && r.window < w - 0.99);
+	/* Never below one. */
+	for (i = 0; i < 20; i++)
+		ratelimit_on_429(&r, 1, 1030);
+	assert_true(r.window == 1.0);
 }
 
 static void
