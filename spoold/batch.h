@@ -90,6 +90,7 @@ struct batch {
 	const char	*final_status;	/* completed, cancelled, expired */
 	uint64_t	 lease_renewed_ms;
 	uint64_t	 blocked_until_ms;	/* its endpoint is paused */
+	bool		 held;		/* new/BATCH.hold: no dispatch */
 	bool		 claims_unsynced;	/* members not fsynced yet */
 	/* attempts spent by retried requests, durable in .attempts */
 	int		 att_fd;

@@ -27,9 +27,17 @@
 void
 batch_link(struct sup *s, struct batch *b)
 {
+	char hold[SPOOL_NAME_MAX + 8];
+
 	b->next = s->batches;
 	s->batches = b;
 	b->status_dirty = true;
+	/* Held before it was claimed: not even the first request goes. */
+	snprintf(hold, sizeof(hold), "%s.hold", b->id);
+	b->held = faccessat(spool_dirfd(s->sp, SPOOL_NEW), hold, F_OK,
+	    AT_SYMLINK_NOFOLLOW) == 0;
+	if (b->held)
+		log_info("batch=%s held: nothing is dispatched", b->id);
 }
 
 void
@@ -535,6 +543,7 @@ on_drop(enum spool_kind kind, const char *name, void *arg)
 	case SPOOL_KIND_TEMP:
 	case SPOOL_KIND_READY:
 	case SPOOL_KIND_FORCE:
+	case SPOOL_KIND_HOLD:
 	case SPOOL_KIND_OTHER:
 		break;
 	}

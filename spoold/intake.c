@@ -415,6 +415,7 @@ scan_entry(struct intake *in, int dfd, const char *name)
 		break;
 	case SPOOL_KIND_READY:
 	case SPOOL_KIND_FORCE:
+	case SPOOL_KIND_HOLD:
 	case SPOOL_KIND_TEMP:
 	case SPOOL_KIND_DIR:
 		break;

@@ -145,8 +145,14 @@ pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
 	struct retry r;
 	struct batch *b, *start;
 
-	if (s->nheap > 0 && s->heap[0].due <= now_ms()) {
+	while (s->nheap > 0 && s->heap[0].due <= now_ms()) {
 		heap_pop(s, &r);
+		if (r.b->held) {
+			/* Looked at again when the hold may be over. */
+			r.due = now_ms() + HOLD_CHECK_MS;
+			heap_push(s, &r);
+			break;
+		}
 		*bp = r.b;
 		*ref = r.ref;
 		return true;
@@ -159,7 +165,7 @@ pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
 		struct batch *next = b->next != NULL ? b->next : s->batches;
 
 		if (b->state == BATCH_RUNNING && b->stop_code == NULL &&
-		    b->blocked_until_ms <= now_ms() &&
+		    !b->held && b->blocked_until_ms <= now_ms() &&
 		    batch_next(b, s->lim.max_line, ref)) {
 			b->inflight++;
 			s->rr = next;

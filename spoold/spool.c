@@ -160,6 +160,7 @@ static const struct {
 	{ ".cancel", SPOOL_KIND_CANCEL },
 	{ ".ready", SPOOL_KIND_READY },
 	{ ".force", SPOOL_KIND_FORCE },
+	{ ".hold", SPOOL_KIND_HOLD },
 };
 
 enum spool_kind

@@ -37,6 +37,7 @@ enum spool_kind {
 	SPOOL_KIND_CANCEL,	/* BATCH.cancel */
 	SPOOL_KIND_READY,	/* NAME.ready marker (require_ready) */
 	SPOOL_KIND_FORCE,	/* NAME.force: spoolctl submit --force */
+	SPOOL_KIND_HOLD,	/* BATCH.hold: spoolctl hold */
 	SPOOL_KIND_DIR,		/* a directory batch (never by name) */
 	SPOOL_KIND_OTHER	/* unusable: goes to failed/ */
 };

@@ -62,6 +62,9 @@ struct epstate {
  */
 #define FINISH_MAX	4
 
+/* How often holds (new/BATCH.hold) are looked for. */
+#define HOLD_CHECK_MS	1000
+
 struct finishing {
 	pid_t		 pid;
 	struct batch	*b;

@@ -105,12 +105,36 @@ reap(struct sup *s)
 
 /* --- the loop ------------------------------------------------------ */
 
+/*
+ * spoolctl hold BATCH leaves new/BATCH.hold; release removes it.  A
+ * marker in the spool rather than a signal: it holds the batch for
+ * whichever instance owns it, now or after a restart.
+ */
+static void
+check_holds(struct sup *s)
+{
+	char name[SPOOL_NAME_MAX + 8];
+	struct batch *b;
+	bool held;
+
+	for (b = s->batches; b != NULL; b = b->next) {
+		snprintf(name, sizeof(name), "%s.hold", b->id);
+		held = faccessat(spool_dirfd(s->sp, SPOOL_NEW), name, F_OK,
+		    AT_SYMLINK_NOFOLLOW) == 0;
+		if (held != b->held)
+			log_info("batch=%s %s", b->id, held ? "held: nothing "
+			    "more is dispatched" : "released");
+		b->held = held;
+	}
+}
+
 static void
 on_status_timer(void *arg)
 {
 	struct sup *s = arg;
 	struct batch *b;
 
+	check_holds(s);
 	for (b = s->batches; b != NULL; b = b->next)
 		if (b->status_dirty && b->state == BATCH_RUNNING &&
 		    batch_write_status(b, s->cfg, batch_status_word(b)) == -1)
@@ -148,6 +172,19 @@ sync_claims(struct sup *s)
 	s->claims_unsynced = false;
 }
 
+/* Every open batch is held (and none is finishing). */
+static bool
+only_held(const struct sup *s)
+{
+	const struct batch *b;
+
+	for (b = s->batches; b != NULL; b = b->next)
+		if (!b->held || b->state != BATCH_RUNNING ||
+		    batch_has_pending(b))
+			return false;
+	return s->batches != NULL;
+}
+
 static void
 before_sleep(void *arg)
 {
@@ -180,6 +217,11 @@ before_sleep(void *arg)
 		seal_rolling(s);
 		if (s->batches == NULL && s->nfin == 0) {
 			s->exit_code = intake_held(s->intake) > 0 ? 75 : 0;
+			s->draining = true;
+		} else if (s->inflight == 0 && s->nfin == 0 && only_held(s)) {
+			/* Work is left, for later: sysexits' EX_TEMPFAIL. */
+			log_info("only held batches are left");
+			s->exit_code = 75;
 			s->draining = true;
 		}
 	}

@@ -5,12 +5,18 @@
  *   spoolctl [-d SPOOL] init
  *   spoolctl [-d SPOOL] submit [--batch NAME] [--force] FILE...
  *   spoolctl [-d SPOOL] status [--json]
+ *   spoolctl [-d SPOOL] ls [--json] [STATE]
+ *   spoolctl [-d SPOOL] show [--json] BATCH
+ *   spoolctl [-d SPOOL] watch [-i INTERVAL] BATCH
+ *   spoolctl [-d SPOOL] hold BATCH | release BATCH
+ *   spoolctl [-d SPOOL] purge --older-than AGE [--dry-run]
  *   spoolctl [-d SPOOL] cancel BATCH
  *   spoolctl [-d SPOOL] retry BATCH
  *   spoolctl [-d SPOOL] build --template FILE [--chunk SIZE] DOC...
  *   spoolctl [-d SPOOL] collect [-o DIR] BATCH...
  *
- * build and collect live in build.c and collect.c.
+ * build and collect live in build.c and collect.c, the operator's
+ * commands (status, ls, show, watch, hold, release, purge) in ops.c.
  */
 #include <sys/stat.h>
 
@@ -31,6 +37,7 @@
 #include "collect.h"
 #include "config.h"
 #include "input.h"
+#include "ops.h"
 #include "spool.h"
 #include "submit.h"
 #include "util.h"
@@ -48,6 +55,18 @@ usage(void)
 	    "atomically\n"
 	    "  status [--json]               queue depth and batches in "
 	    "progress\n"
+	    "  ls [--json] [STATE]           the entries of new/, "
+	    "processing/, done/,\n"
+	    "                                failed/ or archive/\n"
+	    "  show [--json] BATCH           one batch: status, counts, "
+	    "tokens, files\n"
+	    "  watch [-i INTERVAL] BATCH     progress until BATCH finishes\n"
+	    "  hold BATCH | release BATCH    pause or resume BATCH's "
+	    "dispatch\n"
+	    "  purge --older-than AGE [--dry-run]\n"
+	    "                                remove finished batches' "
+	    "done/, results/\n"
+	    "                                and archive/ entries\n"
 	    "  cancel BATCH                  stop dispatching BATCH\n"
 	    "  retry BATCH                   re-run the failed requests of "
 	    "BATCH\n"
@@ -139,132 +158,60 @@ cmd_collect(int argc, char **argv)
 	return collect_main(argc, argv, spool_dir);
 }
 
-/* Entries in a spool directory that are not temp files. */
-static long
-count_dir(struct spool *sp, enum spool_dir d)
+/* Runs one of ops.c's commands on the spool. */
+static int
+run_op(int (*fn)(struct spool *, int, char **), int argc, char **argv)
 {
-	struct dirent *de;
-	DIR *dir;
-	long n = 0;
+	struct spool *sp;
+	int r;
 
-	if ((dir = spool_opendir(spool_dirfd(sp, d))) == NULL)
-		return -1;
-	/* Count inputs, not their sidecars and leases. */
-	while ((de = readdir(dir)) != NULL)
-		if (de->d_name[0] != '.' &&
-		    !(d == SPOOL_FAILED && strstr(de->d_name, ".error.json")) &&
-		    !(d == SPOOL_PROCESSING && strstr(de->d_name, ".lease")))
-			n++;
-	closedir(dir);
-	return n;
-}
-
-static cJSON *
-read_json_at(int dfd, const char *name)
-{
-	struct buf b = BUF_INIT;
-	cJSON *j = NULL;
-	int fd;
-
-	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return NULL;
-	if (input_read_file(fd, 16 << 20, &b) == 0)
-		j = cJSON_ParseWithLength(b.data, b.len);
-	close(fd);
-	buf_release(&b);
-	return j;
-}
-
-static double
-jnum(const cJSON *o, const char *a, const char *b)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, a);
-
-	if (b != NULL)
-		v = cJSON_GetObjectItemCaseSensitive(v, b);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+	if ((sp = open_spool(false)) == NULL)
+		return EX_NOINPUT;
+	r = fn(sp, argc, argv);
+	spool_free(sp);
+	return r;
 }
 
 static int
 cmd_status(int argc, char **argv)
 {
-	static const enum spool_dir dirs[] = { SPOOL_NEW, SPOOL_PROCESSING,
-	    SPOOL_DONE, SPOOL_FAILED };
-	struct spool *sp;
-	struct dirent *de;
-	cJSON *out, *q, *arr, *st, *e;
-	DIR *dir;
-	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	int rfd, bfd;
-	size_t i;
-	char *text;
+	return run_op(ops_status, argc, argv);
+}
 
-	if (argc > 2 || (argc == 2 && !json)) {
-		usage();
-		return EX_USAGE;
-	}
-	if ((sp = open_spool(false)) == NULL)
-		return EX_NOINPUT;
-	out = cJSON_CreateObject();
-	q = cJSON_AddObjectToObject(out, "queue");
-	for (i = 0; i < ARRAY_SIZE(dirs); i++)
-		cJSON_AddNumberToObject(q, spool_dir_name(dirs[i]),
-		    (double)count_dir(sp, dirs[i]));
-	arr = cJSON_AddArrayToObject(out, "batches");
-	rfd = spool_dirfd(sp, SPOOL_RESULTS);
-	if ((dir = spool_opendir(rfd)) != NULL) {
-		while ((de = readdir(dir)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			bfd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
-			if (bfd == -1)
-				continue;
-			/* A manifest means finished: not in progress. */
-			if (faccessat(bfd, "manifest.json", F_OK, 0) == -1 &&
-			    (st = read_json_at(bfd, "status.json")) != NULL) {
-				e = cJSON_CreateObject();
-				cJSON_AddStringToObject(e, "batch", de->d_name);
-				cJSON_AddItemToObject(e, "status",
-				    cJSON_Duplicate(cJSON_GetObjectItem(st,
-				    "status"), 1));
-				cJSON_AddNumberToObject(e, "total", jnum(st,
-				    "request_counts", "total"));
-				cJSON_AddNumberToObject(e, "completed", jnum(st,
-				    "request_counts", "completed"));
-				cJSON_AddNumberToObject(e, "failed", jnum(st,
-				    "request_counts", "failed"));
-				cJSON_AddItemToArray(arr, e);
-				cJSON_Delete(st);
-			}
-			close(bfd);
-		}
-		closedir(dir);
-	}
-	if (json) {
-		text = cJSON_Print(out);
-		printf("%s\n", text);
-		cJSON_free(text);
-	} else {
-		printf("queue: new %.0f, processing %.0f, done %.0f, "
-		    "failed %.0f\n", jnum(q, "new", NULL),
-		    jnum(q, "processing", NULL), jnum(q, "done", NULL),
-		    jnum(q, "failed", NULL));
-		printf("batches in progress: %d\n", cJSON_GetArraySize(arr));
-		cJSON_ArrayForEach(e, arr) {
-			double total = jnum(e, "total", NULL);
-			double done = jnum(e, "completed", NULL) +
-			    jnum(e, "failed", NULL);
+static int
+cmd_ls(int argc, char **argv)
+{
+	return run_op(ops_ls, argc, argv);
+}
 
-			printf("  %-32s %8.0f/%-8.0f %5.1f%%  %.0f failed\n",
-			    cJSON_GetObjectItem(e, "batch")->valuestring,
-			    done, total, total > 0 ? 100 * done / total : 0,
-			    jnum(e, "failed", NULL));
-		}
-	}
-	cJSON_Delete(out);
-	spool_free(sp);
-	return EX_OK;
+static int
+cmd_show(int argc, char **argv)
+{
+	return run_op(ops_show, argc, argv);
+}
+
+static int
+cmd_watch(int argc, char **argv)
+{
+	return run_op(ops_watch, argc, argv);
+}
+
+static int
+cmd_hold(int argc, char **argv)
+{
+	return run_op(ops_hold, argc, argv);
+}
+
+static int
+cmd_release(int argc, char **argv)
+{
+	return run_op(ops_release, argc, argv);
+}
+
+static int
+cmd_purge(int argc, char **argv)
+{
+	return run_op(ops_purge, argc, argv);
 }
 
 static bool
@@ -343,6 +290,12 @@ main(int argc, char *argv[])
 		{ "retry", cmd_retry },
 		{ "build", cmd_build },
 		{ "collect", cmd_collect },
+		{ "ls", cmd_ls },
+		{ "show", cmd_show },
+		{ "watch", cmd_watch },
+		{ "hold", cmd_hold },
+		{ "release", cmd_release },
+		{ "purge", cmd_purge },
 	};
 	static const struct option opts[] = {
 		{ "help", no_argument, NULL, 'h' },
