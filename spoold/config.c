@@ -535,6 +535,29 @@ config_validate(const struct config *c, struct err *err)
 	return 0;
 }
 
+int
+config_load_source(struct config *c, const struct config_source *src,
+    struct err *err)
+{
+	config_init(c);
+	if ((src->file != NULL && config_load_file(c, src->file, err) == -1))
+		goto fail;
+	if (src->spool_dir != NULL)
+		config_set_str(&c->spool_dir, src->spool_dir);
+	if (src->base_url != NULL)
+		config_set_str(&c->endpoints[0].base_url, src->base_url);
+	if (src->processes > 0)
+		c->processes = src->processes;
+	if (src->debug)
+		c->log_level = LOG_LEVEL_DEBUG;
+	if (config_validate(c, err) == -1)
+		goto fail;
+	return 0;
+fail:
+	config_release(c);
+	return -1;
+}
+
 #define KEY_FILE_MAX	4096
 
 char *

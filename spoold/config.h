@@ -78,6 +78,15 @@ struct config {
 	bool		 log_syslog;
 };
 
+/* Where a configuration comes from: a file, then command-line flags. */
+struct config_source {
+	const char	*file;		/* NULL: defaults only */
+	const char	*spool_dir;	/* -d */
+	const char	*base_url;	/* -e */
+	uint64_t	 processes;	/* -w; 0: unset */
+	bool		 debug;		/* -v */
+};
+
 /* Fills every default; the "default" endpoint exists. */
 void	config_init(struct config *c);
 /* Frees the strings; the struct may be config_init'ed again. */
@@ -85,6 +94,12 @@ void	config_release(struct config *c);
 /* Reads an INI file over the current values; -1 with err on failure. */
 int	config_load_file(struct config *c, const char *path, struct err *err);
 int	config_load_string(struct config *c, const char *text, struct err *err);
+/*
+ * config_init, the file, the flags, config_validate: the whole path, at
+ * the start and on SIGHUP.  -1 with err (c is then released).
+ */
+int	config_load_source(struct config *c, const struct config_source *src,
+	    struct err *err);
 /* Cross-field checks after loading and flags; -1 with err. */
 int	config_validate(const struct config *c, struct err *err);
 /* Returns borrowed: the endpoint named name, or NULL. */

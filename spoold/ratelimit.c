@@ -37,6 +37,24 @@ ratelimit_init(struct ratelimit *r, uint64_t rpm, uint64_t tpm,
 	r->window = r->window_max;
 }
 
+void
+ratelimit_set(struct ratelimit *r, uint64_t rpm, uint64_t tpm,
+    uint64_t max_inflight)
+{
+	double max = max_inflight > 0 ? (double)max_inflight : WINDOW_NONE;
+
+	/* The budget already earned stays, within the new capacities. */
+	r->rpm = rpm;
+	r->tpm = tpm;
+	if (rpm > 0 && r->req_tokens > capacity(rpm))
+		r->req_tokens = capacity(rpm);
+	if (tpm > 0 && r->tok_tokens > capacity(tpm))
+		r->tok_tokens = capacity(tpm);
+	if (r->window >= r->window_max || r->window > max)
+		r->window = max;
+	r->window_max = max;
+}
+
 static void
 refill(struct ratelimit *r, uint64_t now_ms)
 {

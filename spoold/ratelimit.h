@@ -28,6 +28,9 @@ struct ratelimit {
 
 void	ratelimit_init(struct ratelimit *r, uint64_t rpm, uint64_t tpm,
 	    uint64_t max_inflight, uint64_t now_ms);
+/* New limits (a reload): what was learned from 429s is kept. */
+void	ratelimit_set(struct ratelimit *r, uint64_t rpm, uint64_t tpm,
+	    uint64_t max_inflight);
 /*
  * May a request of about tokens tokens go now, with inflight requests
  * already out?  If so the budget is taken; if not, *wait_ms says when

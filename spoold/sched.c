@@ -508,11 +508,20 @@ on_worker_lost(int idx, void *arg)
 		    "re-queued", idx, n);
 }
 
-/* Sends the endpoints (with their credentials) to a fresh worker. */
+/* A fresh worker: no load, and it needs the endpoints. */
 void
 on_worker_ready(struct pool *pool, int idx, void *arg)
 {
 	struct sup *s = arg;
+
+	s->worker_load[idx] = 0;
+	send_endpoints(s, pool, idx);
+}
+
+/* Sends the endpoints (with their credentials) to worker idx. */
+void
+send_endpoints(struct sup *s, struct pool *pool, int idx)
+{
 	struct buf *out = pool_out(pool, idx);
 	const struct endpoint_config *e;
 	char *h1, *h2, *key;
@@ -520,7 +529,6 @@ on_worker_ready(struct pool *pool, int idx, void *arg)
 	uint32_t argc, j;
 	int i;
 
-	s->worker_load[idx] = 0;
 	for (i = 0; i < s->cfg->nendpoints; i++) {
 		e = &s->cfg->endpoints[i];
 		key = NULL;

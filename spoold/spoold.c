@@ -46,12 +46,13 @@ main(int argc, char *argv[])
 		{ "worker", required_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct config_source src = { NULL, NULL, NULL, 0, false };
 	struct config cfg;
 	struct err err;
 	const char *conf = NULL, *dir = NULL, *url = NULL, *procs = NULL;
 	char self[PATH_MAX], label[32];
 	bool once = false, check = false;
-	uint64_t n, fd;
+	uint64_t fd;
 	ssize_t len;
 	int ch, verbose = 0, r;
 
@@ -106,30 +107,16 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 64;
 	}
-	config_init(&cfg);
-	if (conf != NULL && config_load_file(&cfg, conf, &err) == -1) {
-		fprintf(stderr, "spoold: %s\n", err.msg);
-		config_release(&cfg);
-		return 78;
+	src.file = conf;
+	src.spool_dir = dir;
+	src.base_url = url;
+	src.debug = verbose > 0;
+	if (procs != NULL && parse_uint(procs, 256, &src.processes) == -1) {
+		fprintf(stderr, "spoold: -w: invalid number %s\n", procs);
+		return 64;
 	}
-	if (dir != NULL)
-		config_set_str(&cfg.spool_dir, dir);
-	if (url != NULL)
-		config_set_str(&cfg.endpoints[0].base_url, url);
-	if (procs != NULL) {
-		if (parse_uint(procs, 256, &n) == -1) {
-			fprintf(stderr, "spoold: -w: invalid number %s\n",
-			    procs);
-			config_release(&cfg);
-			return 64;
-		}
-		cfg.processes = n;
-	}
-	if (verbose > 0)
-		cfg.log_level = LOG_LEVEL_DEBUG;
-	if (config_validate(&cfg, &err) == -1) {
+	if (config_load_source(&cfg, &src, &err) == -1) {
 		fprintf(stderr, "spoold: %s\n", err.msg);
-		config_release(&cfg);
 		return 78;
 	}
 	if (check) {
@@ -149,7 +136,7 @@ main(int argc, char *argv[])
 		return 71;
 	}
 	self[len] = '\0';
-	r = supervisor_main(&cfg, self, once);
+	r = supervisor_main(&cfg, &src, self, once);
 	config_release(&cfg);
 	return r;
 }

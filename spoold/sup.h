@@ -72,6 +72,7 @@ struct finishing {
 
 struct sup {
 	struct config	*cfg;
+	const struct config_source *src;	/* to reload from */
 	struct spool	*sp;
 	struct loop	*loop;
 	struct pool	*pool;
@@ -130,6 +131,11 @@ void	on_retry_timer(void *arg);
 void	on_worker_msg(int idx, struct proto_msg *m, void *arg);
 void	on_worker_lost(int idx, void *arg);
 void	on_worker_ready(struct pool *pool, int idx, void *arg);
+/*
+ * Sends the configured endpoints to worker idx (start, reload); the
+ * pool is passed as it may be starting (s->pool not yet set).
+ */
+void	send_endpoints(struct sup *s, struct pool *pool, int idx);
 /* Drops b's retries (stop: report them as stopped). */
 void	purge_heap(struct sup *s, struct batch *b, bool stop);
 void	on_lease_timer(void *arg);

@@ -235,6 +235,96 @@ before_sleep(void *arg)
 	}
 }
 
+/* Keeps what only a restart may change; true if anything differed. */
+static bool
+keep_restart_only(struct config *nc, struct config *old)
+{
+	char *t;
+	bool changed = false;
+
+#define KEEP_NUM(f)	do {						\
+	if (nc->f != old->f) {						\
+		log_warnx("reload: %s changes at the next restart", #f); \
+		nc->f = old->f;						\
+		changed = true;						\
+	}								\
+} while (0)
+#define KEEP_STR(f)	do {						\
+	if ((nc->f == NULL) != (old->f == NULL) || (nc->f != NULL &&	\
+	    strcmp(nc->f, old->f) != 0)) {				\
+		log_warnx("reload: %s changes at the next restart", #f); \
+		changed = true;						\
+	}								\
+	t = nc->f;							\
+	nc->f = old->f;							\
+	old->f = t;							\
+} while (0)
+	KEEP_STR(spool_dir);
+	KEEP_STR(metrics_listen);
+	KEEP_STR(metrics_textfile);
+	KEEP_NUM(processes);
+	KEEP_NUM(max_line_bytes);
+	KEEP_NUM(max_json_depth);
+#undef KEEP_NUM
+#undef KEEP_STR
+	return changed;
+}
+
+/*
+ * SIGHUP: read the configuration again.  A configuration that does not
+ * load or validate is refused whole and the running one kept.  The
+ * endpoints in flight are referred to by position, so they must keep
+ * their names and order (new ones may follow); limits, URLs, keys,
+ * retry, batch, schedule and log settings take effect at once, and the
+ * workers get the endpoints again.  In-flight work is not touched.
+ */
+static void
+reload(struct sup *s)
+{
+	struct config nc, old;
+	struct err err;
+	int i;
+
+	log_info("SIGHUP: reloading %s", s->src->file != NULL ?
+	    s->src->file : "the defaults");
+	if (config_load_source(&nc, s->src, &err) == -1) {
+		log_errorx("reload refused, keeping the running "
+		    "configuration: %s", err.msg);
+		return;
+	}
+	for (i = 0; i < s->cfg->nendpoints; i++) {
+		if (i >= nc.nendpoints || strcmp(nc.endpoints[i].name,
+		    s->cfg->endpoints[i].name) != 0) {
+			log_errorx("reload refused, keeping the running "
+			    "configuration: endpoint %s was removed or moved "
+			    "(restart to change the endpoints but by adding)",
+			    s->cfg->endpoints[i].name);
+			config_release(&nc);
+			return;
+		}
+	}
+	keep_restart_only(&nc, s->cfg);
+	for (i = 0; i < nc.nendpoints; i++) {
+		if (i < s->cfg->nendpoints)
+			ratelimit_set(&s->rl[i], nc.endpoints[i].rpm,
+			    nc.endpoints[i].tpm, nc.endpoints[i].max_inflight);
+		else
+			ratelimit_init(&s->rl[i], nc.endpoints[i].rpm,
+			    nc.endpoints[i].tpm, nc.endpoints[i].max_inflight,
+			    now_ms());
+	}
+	/* In place: everything holding s->cfg sees the new values. */
+	old = *s->cfg;
+	*s->cfg = nc;
+	config_release(&old);
+	log_init((enum log_level)s->cfg->log_level,
+	    (enum log_format)s->cfg->log_format, s->cfg->log_syslog);
+	for (i = 0; i < pool_size(s->pool); i++)
+		if (pool_alive(s->pool, i))
+			send_endpoints(s, s->pool, i);
+	log_info("configuration reloaded: %d endpoints", s->cfg->nendpoints);
+}
+
 static void
 on_signal(int fd, uint32_t events, void *arg)
 {
@@ -267,14 +357,15 @@ on_signal(int fd, uint32_t events, void *arg)
 			    (unsigned long long)s->inflight, s->nheap);
 			break;
 		case SIGHUP:
-			log_info("SIGHUP: reload is not supported yet");
+			reload(s);
 			break;
 		}
 	}
 }
 
 int
-supervisor_main(struct config *cfg, const char *self, bool once)
+supervisor_main(struct config *cfg, const struct config_source *src,
+    const char *self, bool once)
 {
 	struct sup s;
 	struct sigaction sa;
@@ -283,6 +374,7 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 
 	memset(&s, 0, sizeof(s));
 	s.cfg = cfg;
+	s.src = src;
 	s.self = self;
 	s.once = once;
 	s.lim.max_line = (size_t)cfg->max_line_bytes;

@@ -12,6 +12,11 @@
 /* Runs until drained (SIGTERM/SIGINT) or, with once, until everything
  * present is finished.  self is the daemon's own path for re-exec.
  * Returns the process exit status. */
-int	supervisor_main(struct config *cfg, const char *self, bool once);
+/*
+ * Runs the daemon on cfg until it is told to stop; src says where cfg
+ * came from, to read it again on SIGHUP.  Returns the exit status.
+ */
+int	supervisor_main(struct config *cfg, const struct config_source *src,
+	    const char *self, bool once);
 
 #endif
