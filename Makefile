@@ -37,7 +37,7 @@ LDLIBS	+= $(PKG_LIBS) -lpthread -lm
 # The spool core: shared by the daemon, the tools and the tests.
 CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 	    spoold/task.c spoold/record.c spoold/config.c spoold/input.c \
-	    spoold/lease.c
+	    spoold/lease.c spoold/schedule.c
 # The daemon's modules (linked into spoold and the daemon unit tests).
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \

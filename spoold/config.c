@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "schedule.h"
 #include "spool.h"
 #include "util.h"
 
@@ -467,6 +468,7 @@ int
 config_validate(const struct config *c, struct err *err)
 {
 	const struct endpoint_config *e;
+	struct schedule sched;
 	int i;
 
 	if (c->processes < 1 || c->processes > 256) {
@@ -491,6 +493,8 @@ config_validate(const struct config *c, struct err *err)
 		    "retry.backoff_base is larger than retry.backoff_max");
 		return -1;
 	}
+	if (schedule_parse(c->active_hours, &sched, err) == -1)
+		return -1;
 	for (i = 0; i < c->nendpoints; i++) {
 		e = &c->endpoints[i];
 		if (e->type == ENDPOINT_EXEC) {

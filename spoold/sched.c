@@ -277,7 +277,7 @@ dispatch(struct sup *s)
 	int w, i, ep, budget = 4096;
 	uint64_t until, tokens, wait;
 
-	if (s->draining)
+	if (s->draining || !s->sched_open)
 		return;
 	while (budget-- > 0 && (w = pick_worker(s)) != -1) {
 		if (!pick_request(s, &b, &ref))

@@ -18,6 +18,7 @@
 #include "pool.h"
 #include "proto.h"
 #include "ratelimit.h"
+#include "schedule.h"
 #include "spool.h"
 
 struct slot {
@@ -73,6 +74,9 @@ struct finishing {
 struct sup {
 	struct config	*cfg;
 	const struct config_source *src;	/* to reload from */
+	struct schedule	 sched;		/* schedule.active_hours */
+	bool		 sched_open;	/* dispatch allowed now */
+	struct loop_timer *sched_timer;
 	struct spool	*sp;
 	struct loop	*loop;
 	struct pool	*pool;

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "batch.h"
 #include "finish.h"
 #include "intake.h"
@@ -218,9 +220,11 @@ before_sleep(void *arg)
 		if (s->batches == NULL && s->nfin == 0) {
 			s->exit_code = intake_held(s->intake) > 0 ? 75 : 0;
 			s->draining = true;
-		} else if (s->inflight == 0 && s->nfin == 0 && only_held(s)) {
+		} else if (s->inflight == 0 && s->nfin == 0 &&
+		    (only_held(s) || !s->sched_open)) {
 			/* Work is left, for later: sysexits' EX_TEMPFAIL. */
-			log_info("only held batches are left");
+			log_info("%s", s->sched_open ? "only held batches are "
+			    "left" : "outside the active hours: work is left");
 			s->exit_code = 75;
 			s->draining = true;
 		}
@@ -233,6 +237,48 @@ before_sleep(void *arg)
 		if (!pending)
 			loop_stop(s->loop);
 	}
+}
+
+/*
+ * schedule.active_hours: outside its windows nothing new is dispatched
+ * (in-flight requests finish).  The state is published in
+ * results/.schedule.json for spoolctl status.
+ */
+static void
+on_sched_timer(void *arg)
+{
+	struct sup *s = arg;
+	cJSON *o;
+	char *text;
+	time_t next;
+	bool open;
+
+	open = schedule_open(&s->sched, time(NULL), &next);
+	if (open != s->sched_open)
+		log_info("active hours %s: dispatch %s", s->cfg->active_hours,
+		    open ? "resumes" : "paused until the next window");
+	s->sched_open = open;
+	/* A minute boundary can be a second late: aim just past it. */
+	if (next != 0)
+		loop_timer_arm(s->sched_timer, (uint64_t)(next - time(NULL)) *
+		    1000 + 200);
+	o = cJSON_CreateObject();
+	if (s->cfg->active_hours != NULL)
+		cJSON_AddStringToObject(o, "active_hours",
+		    s->cfg->active_hours);
+	else
+		cJSON_AddNullToObject(o, "active_hours");
+	cJSON_AddBoolToObject(o, "dispatching", open);
+	if (next != 0)
+		cJSON_AddNumberToObject(o, "next_change", (double)next);
+	else
+		cJSON_AddNullToObject(o, "next_change");
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (spool_write_atomic(s->sp, SPOOL_RESULTS, ".schedule.json", text,
+	    strlen(text)) == -1)
+		log_warn("write results/.schedule.json");
+	cJSON_free(text);
 }
 
 /* Keeps what only a restart may change; true if anything differed. */
@@ -317,6 +363,8 @@ reload(struct sup *s)
 	old = *s->cfg;
 	*s->cfg = nc;
 	config_release(&old);
+	(void)schedule_parse(s->cfg->active_hours, &s->sched, &err);
+	on_sched_timer(s);
 	log_init((enum log_level)s->cfg->log_level,
 	    (enum log_format)s->cfg->log_format, s->cfg->log_syslog);
 	for (i = 0; i < pool_size(s->pool); i++)
@@ -405,6 +453,13 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	s.retry_timer = loop_timer_new(s.loop, on_retry_timer, &s);
 	s.status_timer = loop_timer_new(s.loop, on_status_timer, &s);
 	s.seal_timer = loop_timer_new(s.loop, on_seal_timer, &s);
+	s.sched_timer = loop_timer_new(s.loop, on_sched_timer, &s);
+	{
+		struct err err;
+
+		/* Checked by config_validate: it parses. */
+		(void)schedule_parse(cfg->active_hours, &s.sched, &err);
+	}
 	s.worker_load = xcalloc(cfg->processes, sizeof(int));
 	for (int i = 0; i < cfg->nendpoints; i++)
 		ratelimit_init(&s.rl[i], cfg->endpoints[i].rpm,
@@ -431,6 +486,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	s.intake = intake_new(s.loop, s.sp, cfg, on_drop, &s);
 	loop_set_before_sleep(s.loop, before_sleep, &s);
 	loop_timer_arm(s.status_timer, 1000);
+	on_sched_timer(&s);
 	log_info("spoold started on %s with %llu workers x %llu in flight",
 	    cfg->spool_dir, (unsigned long long)cfg->processes,
 	    (unsigned long long)cfg->inflight);
@@ -473,6 +529,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	loop_timer_free(s.seal_timer);
 	loop_timer_free(s.lease_timer);
 	loop_timer_free(s.adopt_timer);
+	loop_timer_free(s.sched_timer);
 	loop_free(s.loop);
 	close(s.sigfd);
 	spool_free(s.sp);
