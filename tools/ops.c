@@ -188,8 +188,9 @@ ops_status(struct spool *sp, int argc, char **argv)
 	    SPOOL_DONE, SPOOL_FAILED };
 	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
 	int rfd = spool_dirfd(sp, SPOOL_RESULTS), bfd;
-	cJSON *out, *q, *arr, *st, *e;
-	char age[16], eta[16];
+	cJSON *out, *q, *arr, *st, *e, *sched;
+	char age[16], eta[16], when[32];
+	time_t t;
 	struct dirent *de;
 	time_t oldest = 0;
 	size_t i;
@@ -210,6 +211,11 @@ ops_status(struct spool *sp, int argc, char **argv)
 		    difftime(time(NULL), oldest));
 	else
 		cJSON_AddNullToObject(out, "oldest_pending_age_s");
+	/* What the daemon said of schedule.active_hours, if anything. */
+	if ((sched = read_json_at(rfd, ".schedule.json")) != NULL)
+		cJSON_AddItemToObject(out, "schedule", sched);
+	else
+		cJSON_AddNullToObject(out, "schedule");
 	arr = cJSON_AddArrayToObject(out, "batches");
 	if ((dir = spool_opendir(rfd)) != NULL) {
 		while ((de = readdir(dir)) != NULL) {
@@ -238,6 +244,15 @@ ops_status(struct spool *sp, int argc, char **argv)
 	if (oldest != 0) {
 		fmt_age(difftime(time(NULL), oldest), age, sizeof(age));
 		printf("oldest pending: %s\n", age);
+	}
+	if (sched != NULL && cJSON_IsFalse(cJSON_GetObjectItem(sched,
+	    "dispatching"))) {
+		t = (time_t)jnum(sched, "next_change", NULL);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M %Z",
+		    localtime(&t));
+		printf("dispatch paused outside the active hours (%s); "
+		    "resumes %s\n", jstr(sched, "active_hours") ?
+		    jstr(sched, "active_hours") : "?", t > 0 ? when : "never");
 	}
 	printf("batches in progress: %d\n", cJSON_GetArraySize(arr));
 	cJSON_ArrayForEach(e, arr) {
