@@ -4,7 +4,7 @@
 # batch.archive format, batch.archive_input, batch.sort_output, and a
 # crash between the manifest and the hook (the hook is not lost).
 . "$SPOOLD_SRC/tests/e2e/lib.sh"
-plan 37
+plan 39
 install_prefix
 start_mock
 spoolctl -d "$SPOOL" init >/dev/null
@@ -147,7 +147,12 @@ check "zip: the manifest names it" \
 
 # --- 3: none.
 printf '[batch]\narchive = none\nsort_output = yes\n' > "$TRASH/c.conf"
-make_batch 3 "$TRASH/plain.jsonl"
+# Errors too: the invalid line is journalled first, at validation.
+line() {
+	printf '{"custom_id":"%s","method":"POST","url":"/v1/chat/completions","body":{"model":"%s","messages":[{"role":"user","content":"x"}]}}\n' "$1" "$2"
+}
+{ line p-1 fail-400; echo '{"custom_id":"p-2", broken'; line p-3 mock-1
+  line p-4 fail-400; line p-5 mock-1; } > "$TRASH/plain.jsonl"
 drop "$TRASH/plain.jsonl"
 timeout 120 spoold -c "$TRASH/c.conf" -d "$SPOOL" -e "$MOCK_URL" --once \
     2>>"$TRASH/spoold.log"
@@ -155,8 +160,12 @@ check "--once with none exits 0" test $? = 0
 check "none: no archive file" sh -c "! ls '$A' | grep -q '^plain'"
 check "none: the manifest's archive is null" \
     test "$(json "$R/plain/manifest.json" "d['archive']")" = None
-check "sort_output of a batch in order already: unchanged" \
-    test "$(ids "$R/plain/output.jsonl")" = "req-1 req-2 req-3 "
+check "sort_output: errors.jsonl in input order, the invalid line too" \
+    test "$(ids "$R/plain/errors.jsonl")" = "p-1 p-2 p-4 "
+check "sort_output: output.jsonl too" \
+    test "$(ids "$R/plain/output.jsonl")" = "p-3 p-5 "
+check "sort_output: the manifest's sha256 of errors.jsonl" \
+    test "$(mfile plain errors.jsonl)" = "$(sha "$R/plain/errors.jsonl")"
 
 # --- 4: a crash between the manifest and the hook loses no hook.
 # The first run of the hook kill -9s its finisher and the supervisor.
