@@ -43,7 +43,8 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
 	    spoold/worker.c spoold/http.c spoold/execrun.c \
 	    spoold/execresult.c spoold/finish.c spoold/supervisor.c \
-	    spoold/claim.c spoold/sched.c spoold/unpack.c
+	    spoold/claim.c spoold/sched.c spoold/unpack.c \
+	    spoold/notify.c spoold/sortout.c
 
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
 SPOOLCTL_SRC := tools/submit.c tools/build.c tools/collect.c \

@@ -20,6 +20,7 @@
 #include "lease.h"
 #include "log.h"
 #include "loop.h"
+#include "notify.h"
 #include "sup.h"
 #include "unpack.h"
 #include "util.h"
@@ -620,11 +621,14 @@ sweep_lease(struct sup *s, const char *name)
 	/*
 	 * The lease outlives the input only while a batch finishes: its
 	 * finisher died after moving the input to done/ but before the
-	 * manifest.  Put the input back; adopt() finishes it again.
+	 * manifest, or before it had run the notifications (notify.h).
+	 * Put the input back; adopt() finishes it again (finish.c then
+	 * keeps a manifest that is in place and only notifies).
 	 */
 	if (spool_name_stem(input, id, sizeof(id)) == 0 &&
 	    (rfd = spool_results_open(s->sp, id, false)) != -1) {
-		finished = faccessat(rfd, "manifest.json", F_OK, 0) == 0;
+		finished = faccessat(rfd, "manifest.json", F_OK, 0) == 0 &&
+		    !notify_pending(s->cfg, rfd);
 		close(rfd);
 		if (!finished && spool_move(s->sp, SPOOL_DONE, input,
 		    SPOOL_PROCESSING, input) == 0) {

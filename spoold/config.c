@@ -97,6 +97,7 @@ config_release(struct config *c)
 	for (i = 0; i < c->nendpoints; i++)
 		endpoint_release(&c->endpoints[i]);
 	free(c->on_complete);
+	free_argv(c->on_complete_argv);
 	free(c->webhook);
 	free(c->active_hours);
 	free(c->metrics_listen);
@@ -357,11 +358,20 @@ set_key(struct config *c, const char *s, const char *k, const char *v,
 		if (strcmp(k, "budget") == 0)
 			return set_budget(c, v);
 		if (strcmp(k, "on_complete") == 0) {
+			/* Split like an exec endpoint's command: no shell. */
+			free_argv(c->on_complete_argv);
+			c->on_complete_argv = NULL;
+			if (*v == '\0') {
+				config_set_str(&c->on_complete, NULL);
+				return 0;
+			}
+			if (parse_argv(v, &c->on_complete_argv, why) == -1)
+				return -1;
 			config_set_str(&c->on_complete, v);
 			return 0;
 		}
 		if (strcmp(k, "webhook") == 0) {
-			config_set_str(&c->webhook, v);
+			config_set_str(&c->webhook, *v == '\0' ? NULL : v);
 			return 0;
 		}
 	} else if (strcmp(s, "schedule") == 0) {
@@ -495,6 +505,21 @@ config_validate(const struct config *c, struct err *err)
 	}
 	if (schedule_parse(c->active_hours, &sched, err) == -1)
 		return -1;
+	/* Like an exec endpoint's command, the hook runs in /. */
+	if (c->on_complete_argv != NULL &&
+	    c->on_complete_argv[0][0] != '/' &&
+	    strchr(c->on_complete_argv[0], '/') != NULL) {
+		err_set(err, "config", "batch.on_complete must be an absolute "
+		    "path or a program name");
+		return -1;
+	}
+	/* No file://, no ftp://: the manifest goes over HTTP only. */
+	if (c->webhook != NULL && strncmp(c->webhook, "http://", 7) != 0 &&
+	    strncmp(c->webhook, "https://", 8) != 0) {
+		err_set(err, "config", "batch.webhook must start with http:// "
+		    "or https://");
+		return -1;
+	}
 	for (i = 0; i < c->nendpoints; i++) {
 		e = &c->endpoints[i];
 		if (e->type == ENDPOINT_EXEC) {

@@ -66,6 +66,7 @@ struct config {
 	bool		 sort_output;
 	double		 budget;		/* 0: none */
 	char		*on_complete;
+	char		**on_complete_argv;	/* split; NULL-ended */
 	char		*webhook;
 	/* [schedule] */
 	char		*active_hours;

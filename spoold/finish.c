@@ -25,6 +25,8 @@
 #include "input.h"
 #include "lease.h"
 #include "log.h"
+#include "notify.h"
+#include "sortout.h"
 #include "util.h"
 
 struct file_info {
@@ -100,10 +102,10 @@ manifest_text(const struct config *cfg, const struct batch *b,
 	return text;
 }
 
-/* Adds one member to the archive from a file or from memory. */
+/* Adds member name to the archive from dfd/file, or from memory. */
 static int
-add_member(struct archive *a, const char *name, int dfd, const char *mem,
-    size_t memlen)
+add_member(struct archive *a, const char *name, int dfd, const char *file,
+    const char *mem, size_t memlen)
 {
 	struct archive_entry *e;
 	char chunk[65536];
@@ -112,7 +114,7 @@ add_member(struct archive *a, const char *name, int dfd, const char *mem,
 	int fd = -1, r = -1;
 
 	if (mem == NULL) {
-		if ((fd = openat(dfd, strrchr(name, '/') + 1, O_RDONLY |
+		if ((fd = openat(dfd, file, O_RDONLY |
 		    O_NOFOLLOW | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1)
 			goto out;
 		memlen = (size_t)st.st_size;
@@ -142,6 +144,35 @@ add_member(struct archive *a, const char *name, int dfd, const char *mem,
 out:
 	if (fd != -1)
 		close(fd);
+	return r;
+}
+
+/*
+ * batch.archive_input: the input as processed (the normalised JSONL of
+ * a file batch, the member files of a loose one) under BATCH/input/.
+ */
+static int
+add_input(struct archive *a, struct spool *sp, const struct batch *b)
+{
+	int pfd = spool_dirfd(sp, SPOOL_PROCESSING), dfd, r = 0;
+	uint64_t i;
+	char *name;
+
+	if (b->kind == BATCH_FILE) {
+		name = xasprintf("%s/input/%s", b->id, b->input_name);
+		r = add_member(a, name, pfd, b->input_name, NULL, 0);
+		free(name);
+		return r;
+	}
+	if ((dfd = openat(pfd, b->input_name, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	for (i = 0; i < b->nmembers && r == 0; i++) {
+		name = xasprintf("%s/input/%s", b->id, b->members[i]);
+		r = add_member(a, name, dfd, b->members[i], NULL, 0);
+		free(name);
+	}
+	close(dfd);
 	return r;
 }
 
@@ -176,9 +207,10 @@ write_archive(struct spool *sp, const struct config *cfg, struct batch *b,
 	n2 = xasprintf("%s/errors.jsonl", b->id);
 	n3 = xasprintf("%s/manifest.json", b->id);
 	if (archive_write_open_fd(a, spool_tmp_fd(t)) != ARCHIVE_OK ||
-	    add_member(a, n1, b->results_fd, NULL, 0) == -1 ||
-	    add_member(a, n2, b->results_fd, NULL, 0) == -1 ||
-	    add_member(a, n3, -1, manifest, strlen(manifest)) == -1 ||
+	    add_member(a, n1, b->results_fd, "output.jsonl", NULL, 0) == -1 ||
+	    add_member(a, n2, b->results_fd, "errors.jsonl", NULL, 0) == -1 ||
+	    add_member(a, n3, -1, NULL, manifest, strlen(manifest)) == -1 ||
+	    (cfg->archive_input && add_input(a, sp, b) == -1) ||
 	    archive_write_close(a) != ARCHIVE_OK) {
 		log_warnx("batch=%s archive: %s", b->id,
 		    archive_error_string(a) ? archive_error_string(a) :
@@ -218,6 +250,48 @@ move_to_done(struct spool *sp, const char *name)
 	return -1;
 }
 
+/*
+ * A batch whose manifest.json is already in place: an earlier finisher
+ * died before it had notified (claim.c sweep_lease brought the input
+ * back).  The manifest is final: only the rest is done again.
+ */
+static int
+finish_notify_only(struct spool *sp, const struct config *cfg,
+    struct batch *b)
+{
+	struct buf m = BUF_INIT;
+	cJSON *o, *st;
+	int fd, r = -1;
+
+	b->state = BATCH_DONE;
+	if ((fd = openat(b->results_fd, "manifest.json", O_RDONLY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    input_read_file(fd, 1 << 24, &m) == -1) {
+		log_warn("batch=%s read manifest.json", b->id);
+		goto out;
+	}
+	/* status.json said in_progress again while the batch resumed. */
+	if ((o = cJSON_ParseWithLength(m.data, m.len)) != NULL &&
+	    cJSON_IsString(st = cJSON_GetObjectItemCaseSensitive(o,
+	    "status")) && batch_write_status(b, cfg, st->valuestring) == -1)
+		log_warn("batch=%s write status.json", b->id);
+	cJSON_Delete(o);
+	if (move_to_done(sp, b->input_name) == -1) {
+		log_warn("batch=%s move %s to done/", b->id, b->input_name);
+		goto out;
+	}
+	notify_run(cfg, b->results_fd, b->id, m.data, m.len);
+	if (lease_remove(spool_dirfd(sp, SPOOL_PROCESSING),
+	    b->input_name) == -1)
+		log_warn("batch=%s remove lease", b->id);
+	r = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	buf_release(&m);
+	return r;
+}
+
 int
 finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 {
@@ -228,12 +302,22 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 	char *manifest = NULL, *archive_name;
 	int r = -1;
 
+	if (faccessat(b->results_fd, "manifest.json", F_OK, 0) == 0)
+		return finish_notify_only(sp, cfg, b);
 	b->finished_at = time(NULL);
 	b->state = BATCH_DONE;
+	limits.max_line = (size_t)cfg->max_line_bytes;
+	limits.max_depth = (int)cfg->max_json_depth;
 	archive_name = xasprintf("%s%s", b->id,
 	    config_archive_suffix(cfg->archive));
 	if (batch_write_task_files(b) == -1) {
 		log_warn("batch=%s write per-request result files", b->id);
+		goto out;
+	}
+	/* Before the hashes: the manifest describes the final files. */
+	if (cfg->sort_output && (sortout_run(b, &limits, "output.jsonl") ==
+	    -1 || sortout_run(b, &limits, "errors.jsonl") == -1)) {
+		log_warn("batch=%s sort results into input order", b->id);
 		goto out;
 	}
 	if (describe(b->results_fd, &files[0]) == -1 ||
@@ -245,8 +329,6 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 	if (cfg->archive != ARCHIVE_NONE &&
 	    write_archive(sp, cfg, b, archive_name, manifest) == -1)
 		goto out;
-	limits.max_line = (size_t)cfg->max_line_bytes;
-	limits.max_depth = (int)cfg->max_json_depth;
 	if (b->failed > 0 && batch_write_dead_letters(b, sp, &limits) == -1) {
 		log_warn("batch=%s write failed/%s.failed.jsonl", b->id, b->id);
 		goto out;
@@ -265,6 +347,8 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 		log_warn("batch=%s write manifest.json", b->id);
 		goto out;
 	}
+	/* Until the lease goes, a crash brings the batch back here. */
+	notify_run(cfg, b->results_fd, b->id, manifest, strlen(manifest));
 	/* A leftover lease of a finished batch is swept by any instance. */
 	if (lease_remove(spool_dirfd(sp, SPOOL_PROCESSING),
 	    b->input_name) == -1)

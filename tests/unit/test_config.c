@@ -303,6 +303,50 @@ test_config_exec_endpoint(void **state)
 	config_release(&c);
 }
 
+/* batch.on_complete is split like a command; the webhook is http(s). */
+static void
+test_config_completion(void **state)
+{
+	struct config c;
+	struct err err;
+
+	(void)state;
+	config_init(&c);
+	assert_null(c.on_complete_argv);
+	assert_null(c.webhook);
+	if (config_load_string(&c, "[batch]\n"
+	    "on_complete = /usr/local/bin/done \"a b\" 'c'\n"
+	    "webhook = https://example.com/hook\n", &err) == -1)
+		fail_msg("load failed: %s", err.msg);
+	assert_int_equal(config_validate(&c, &err), 0);
+	assert_string_equal(c.on_complete_argv[0], "/usr/local/bin/done");
+	assert_string_equal(c.on_complete_argv[1], "a b");
+	assert_string_equal(c.on_complete_argv[2], "c");
+	assert_null(c.on_complete_argv[3]);
+	/* Set again to nothing: unset. */
+	assert_int_equal(config_load_string(&c, "[batch]\non_complete =\n"
+	    "webhook =\n", &err), 0);
+	assert_null(c.on_complete_argv);
+	assert_null(c.on_complete);
+	assert_null(c.webhook);
+	/* Bad quoting is a load error, with its line. */
+	assert_int_equal(config_load_string(&c, "[batch]\n"
+	    "on_complete = /bin/x \"open\n", &err), -1);
+	/* A relative path would name another program in /. */
+	assert_int_equal(config_load_string(&c, "[batch]\n"
+	    "on_complete = bin/x\n", &err), 0);
+	assert_int_equal(config_validate(&c, &err), -1);
+	assert_non_null(strstr(err.msg, "on_complete"));
+	assert_int_equal(config_load_string(&c, "[batch]\n"
+	    "on_complete = true\nwebhook = file:///etc/passwd\n", &err), 0);
+	assert_int_equal(config_validate(&c, &err), -1);
+	assert_non_null(strstr(err.msg, "webhook"));
+	assert_int_equal(config_load_string(&c, "[batch]\n"
+	    "webhook = http://127.0.0.1:8080/x\n", &err), 0);
+	assert_int_equal(config_validate(&c, &err), 0);
+	config_release(&c);
+}
+
 static void
 test_config_validate(void **state)
 {
@@ -476,6 +520,7 @@ main(void)
 		cmocka_unit_test(test_config_invalid_value),
 		cmocka_unit_test(test_config_validate),
 		cmocka_unit_test(test_config_exec_endpoint),
+		cmocka_unit_test(test_config_completion),
 		cmocka_unit_test(test_config_endpoint_index),
 		cmocka_unit_test(test_config_archive_suffix),
 		cmocka_unit_test(test_config_set_str),
