@@ -37,7 +37,7 @@ LDLIBS	+= $(PKG_LIBS) -lpthread -lm
 # The spool core: shared by the daemon, the tools and the tests.
 CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 	    spoold/task.c spoold/record.c spoold/config.c spoold/input.c \
-	    spoold/lease.c
+	    spoold/lease.c spoold/prices.c
 # The daemon's modules (linked into spoold and the daemon unit tests).
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
@@ -59,7 +59,7 @@ BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
 	      test_input test_proto test_ratelimit test_build test_execrun \
-	      test_execresult
+	      test_execresult test_prices
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))

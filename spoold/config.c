@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "prices.h"
 #include "spool.h"
 #include "util.h"
 
@@ -97,6 +98,8 @@ config_release(struct config *c)
 		endpoint_release(&c->endpoints[i]);
 	free(c->on_complete);
 	free(c->webhook);
+	free(c->prices_path);
+	prices_free(c->prices);
 	free(c->active_hours);
 	free(c->metrics_listen);
 	free(c->metrics_textfile);
@@ -279,6 +282,22 @@ set_budget(struct config *c, const char *v)
 	return 0;
 }
 
+/* Loads the table now, so that a bad one fails --check-config. */
+static int
+set_prices(struct config *c, const char *v, struct err *why)
+{
+	struct prices *p;
+
+	if ((p = prices_load(v, why)) == NULL) {
+		errno = EINVAL;	/* not "unknown key" */
+		return -1;
+	}
+	prices_free(c->prices);
+	c->prices = p;
+	config_set_str(&c->prices_path, v);
+	return 0;
+}
+
 /* why.msg may say more about an invalid value. */
 static int
 set_key(struct config *c, const char *s, const char *k, const char *v,
@@ -355,6 +374,8 @@ set_key(struct config *c, const char *s, const char *k, const char *v,
 			return set_bool(&c->sort_output, v);
 		if (strcmp(k, "budget") == 0)
 			return set_budget(c, v);
+		if (strcmp(k, "prices") == 0)
+			return set_prices(c, v, why);
 		if (strcmp(k, "on_complete") == 0) {
 			config_set_str(&c->on_complete, v);
 			return 0;
@@ -484,6 +505,11 @@ config_validate(const struct config *c, struct err *err)
 	}
 	if (c->max_tasks < 1) {
 		err_set(err, "config", "batch.max_tasks must be at least 1");
+		return -1;
+	}
+	if (c->budget > 0 && c->prices == NULL) {
+		err_set(err, "config", "batch.budget needs a price table "
+		    "(batch.prices)");
 		return -1;
 	}
 	if (c->backoff_base_ms > c->backoff_max_ms) {
