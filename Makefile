@@ -151,6 +151,7 @@ install: $(BINS)
 	    $(DESTDIR)$(ETCDIR)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 644 etc/spoold.conf $(DESTDIR)$(ETCDIR)/spoold.conf.sample
+	install -m 644 etc/prices.conf $(DESTDIR)$(ETCDIR)/prices.conf.sample
 	for m in spoold/spoold.8 spoold/spoold.conf.5 tools/spoolctl.1 \
 	    tools/spool-mockllm.1; do \
 		[ -f $$m ] || continue; \
