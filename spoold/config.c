@@ -507,11 +507,6 @@ config_validate(const struct config *c, struct err *err)
 		err_set(err, "config", "batch.max_tasks must be at least 1");
 		return -1;
 	}
-	if (c->budget > 0 && c->prices == NULL) {
-		err_set(err, "config", "batch.budget needs a price table "
-		    "(batch.prices)");
-		return -1;
-	}
 	if (c->backoff_base_ms > c->backoff_max_ms) {
 		err_set(err, "config",
 		    "retry.backoff_base is larger than retry.backoff_max");
@@ -557,6 +552,11 @@ config_validate(const struct config *c, struct err *err)
 			explicit_bzero(key, strlen(key));
 			free(key);
 		}
+	}
+	if (c->budget > 0 && c->prices == NULL) {
+		err_set(err, "config", "batch.budget needs a price table "
+		    "(batch.prices)");
+		return -1;
 	}
 	return 0;
 }
