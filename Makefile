@@ -37,7 +37,7 @@ LDLIBS	+= $(PKG_LIBS) -lpthread -lm
 # The spool core: shared by the daemon, the tools and the tests.
 CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 	    spoold/task.c spoold/record.c spoold/config.c spoold/input.c \
-	    spoold/lease.c spoold/schedule.c
+	    spoold/lease.c spoold/schedule.c spoold/prices.c
 # The daemon's modules (linked into spoold and the daemon unit tests).
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
@@ -49,7 +49,7 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
 SPOOLCTL_SRC := tools/submit.c tools/build.c tools/collect.c \
 	    tools/template.c tools/chunk.c tools/csv.c tools/docid.c \
-	    tools/ops.c
+	    tools/ops.c tools/estimate.c
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SPOOLCTL_OBJ := $(SPOOLCTL_SRC:%.c=$(BUILD)/%.o)
@@ -61,7 +61,7 @@ BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
 	      test_input test_proto test_ratelimit test_build test_execrun \
-	      test_execresult test_schedule
+	      test_execresult test_schedule test_prices
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
@@ -152,6 +152,7 @@ install: $(BINS)
 	    $(DESTDIR)$(ETCDIR)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 644 etc/spoold.conf $(DESTDIR)$(ETCDIR)/spoold.conf.sample
+	install -m 644 etc/prices.conf $(DESTDIR)$(ETCDIR)/prices.conf.sample
 	for m in spoold/spoold.8 spoold/spoold.conf.5 tools/spoolctl.1 \
 	    tools/spool-mockllm.1; do \
 		[ -f $$m ] || continue; \

@@ -22,6 +22,7 @@
 
 #include "batch.h"
 #include "log.h"
+#include "prices.h"
 #include "record.h"
 #include "util.h"
 
@@ -245,9 +246,10 @@ repair_tail(int fd)
 }
 
 struct replay {
-	struct batch	*b;
-	struct idset	*done;
-	bool		 ok;
+	struct batch		*b;
+	const struct config	*cfg;
+	struct idset		*done;
+	bool			 ok;
 };
 
 static int
@@ -255,7 +257,8 @@ replay_line(const struct input_line *l, void *arg)
 {
 	struct replay *r = arg;
 	cJSON *root, *v, *body;
-	uint64_t tin, tout;
+	struct req_usage u;
+	char *model;
 
 	if (l->too_long)
 		return 0;
@@ -269,9 +272,16 @@ replay_line(const struct input_line *l, void *arg)
 			body = cJSON_GetObjectItemCaseSensitive(
 			    cJSON_GetObjectItemCaseSensitive(root, "response"),
 			    "body");
-			record_usage(body, &tin, &tout);
-			r->b->tokens_in += tin;
-			r->b->tokens_out += tout;
+			/* The same pricing as when it was received. */
+			record_usage(body, &u.tokens_in, &u.tokens_out);
+			model = record_model(body);
+			batch_price(r->cfg, model, &u);
+			free(model);
+			r->b->tokens_in += u.tokens_in;
+			r->b->tokens_out += u.tokens_out;
+			r->b->cost += u.cost;
+			if (u.unpriced)
+				r->b->unpriced++;
 		} else {
 			r->b->failed++;
 		}
@@ -355,9 +365,9 @@ replay_attempt(const struct input_line *l, void *arg)
 
 /* Opens output.jsonl and errors.jsonl for appending, replaying them. */
 static int
-open_journal(struct batch *b, struct idset *done)
+open_journal(struct batch *b, const struct config *cfg, struct idset *done)
 {
-	struct replay r = { b, done, true };
+	struct replay r = { b, cfg, done, true };
 
 	b->out_fd = openat(b->results_fd, "output.jsonl", O_RDWR | O_APPEND |
 	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
@@ -403,7 +413,7 @@ record_invalid(struct batch *b, uint64_t ordinal, uint64_t lineno,
 	snprintf(msg, sizeof(msg), "line %llu: %s",
 	    (unsigned long long)lineno, err->msg);
 	record_format(&line, custom_id, 0, NULL, NULL, 0, err->code, msg);
-	batch_record(b, ordinal, false, line.data, line.len, 0, 0, NULL);
+	batch_record(b, ordinal, false, line.data, line.len, NULL, NULL);
 	buf_release(&line);
 	note_error(b, lineno, err);
 }
@@ -531,7 +541,7 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 	limits_from(cfg, &v.lim);
 	if (had_results) {
 		if ((b->results_fd = spool_results_open(sp, id, false)) == -1 ||
-		    open_journal(b, &done) == -1) {
+		    open_journal(b, cfg, &done) == -1) {
 			err_set(err, "io_error", "replay results/%s: %s", id,
 			    strerror(errno));
 			goto fail;
@@ -559,7 +569,7 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 		goto fail;
 	}
 	if (b->results_fd == -1 && ((b->results_fd = spool_results_open(sp,
-	    id, true)) == -1 || open_journal(b, &done) == -1)) {
+	    id, true)) == -1 || open_journal(b, cfg, &done) == -1)) {
 		err_set(err, "io_error", "create results/%s: %s", id,
 		    strerror(errno));
 		goto fail;
@@ -613,7 +623,7 @@ batch_open_loose(struct spool *sp, const struct config *cfg, const char *id,
 	if (b->input_fd == -1)
 		goto io;
 	if ((b->results_fd = spool_results_open(sp, id, true)) == -1 ||
-	    open_journal(b, &done) == -1)
+	    open_journal(b, cfg, &done) == -1)
 		goto io;
 	/* Members of an earlier run, in name order (claim order is lost). */
 	if ((dir = spool_opendir(b->input_fd)) == NULL)
@@ -807,9 +817,27 @@ out:
 }
 
 void
-batch_record(struct batch *b, uint64_t ordinal, bool ok, const char *line,
-    size_t len, uint64_t tin, uint64_t tout, const char *custom_id)
+batch_price(const struct config *cfg, const char *model,
+    struct req_usage *u)
 {
+	const struct price *pr;
+
+	u->cost = 0;
+	u->unpriced = false;
+	if (cfg->prices == NULL || u->tokens_in + u->tokens_out == 0)
+		return;
+	if ((pr = prices_find(cfg->prices, model)) == NULL)
+		u->unpriced = true;
+	else
+		u->cost = price_cost(pr, u->tokens_in, u->tokens_out);
+}
+
+void
+batch_record(struct batch *b, uint64_t ordinal, bool ok, const char *line,
+    size_t len, const struct req_usage *u, const char *custom_id)
+{
+	static const struct req_usage none;
+
 	struct pending *p;
 
 	buf_add(ok ? &b->out_pending : &b->err_pending, line, len);
@@ -821,8 +849,7 @@ batch_record(struct batch *b, uint64_t ordinal, bool ok, const char *line,
 	p = &b->pending[b->npending++];
 	p->ordinal = ordinal;
 	p->ok = ok;
-	p->tokens_in = tin;
-	p->tokens_out = tout;
+	p->usage = u != NULL ? *u : none;
 	p->line = NULL;
 	p->custom_id = NULL;
 	if (b->kind == BATCH_LOOSE && custom_id != NULL) {
@@ -949,8 +976,11 @@ batch_commit(struct batch *b)
 				b->completed++;
 			else
 				b->failed++;
-			b->tokens_in += p->tokens_in;
-			b->tokens_out += p->tokens_out;
+			b->tokens_in += p->usage.tokens_in;
+			b->tokens_out += p->usage.tokens_out;
+			b->cost += p->usage.cost;
+			if (p->usage.unpriced)
+				b->unpriced++;
 		}
 		if (p->line != NULL)
 			write_task_file(b, p);
@@ -960,6 +990,51 @@ batch_commit(struct batch *b)
 	b->npending = 0;
 	b->status_dirty = true;
 	return 0;
+}
+
+double
+batch_spent(const struct batch *b)
+{
+	double spent = b->cost;
+	size_t i;
+
+	for (i = 0; i < b->npending; i++)
+		spent += b->pending[i].usage.cost;
+	return spent;
+}
+
+void
+batch_add_cost(const struct batch *b, const struct config *cfg, void *obj,
+    bool stopped)
+{
+	cJSON *c, *st;
+
+	if (cfg->prices == NULL) {
+		cJSON_AddNullToObject(obj, "cost");
+	} else {
+		c = cJSON_AddObjectToObject(obj, "cost");
+		cJSON_AddStringToObject(c, "currency",
+		    prices_currency(cfg->prices));
+		cJSON_AddNumberToObject(c, "total", b->cost);
+		cJSON_AddNumberToObject(c, "unpriced_requests",
+		    (double)b->unpriced);
+		if (cfg->budget > 0)
+			cJSON_AddNumberToObject(c, "budget", cfg->budget);
+		else
+			cJSON_AddNullToObject(c, "budget");
+	}
+	if (!stopped)
+		return;
+	if (b->stop_reason == NULL) {
+		cJSON_AddNullToObject(obj, "stopped");
+		return;
+	}
+	st = cJSON_AddObjectToObject(obj, "stopped");
+	cJSON_AddStringToObject(st, "reason", b->stop_reason);
+	if (strcmp(b->stop_reason, "budget") == 0) {
+		cJSON_AddNumberToObject(st, "budget", cfg->budget);
+		cJSON_AddNumberToObject(st, "spent", b->cost);
+	}
 }
 
 bool
@@ -1013,7 +1088,7 @@ batch_stop_step(struct batch *b, const struct task_limits *lim, size_t max)
 		buf_reset(&line);
 		record_format(&line, id != NULL ? id : "unknown", 0, NULL, NULL,
 		    0, b->stop_code, msg);
-		batch_record(b, ref.ordinal, false, line.data, line.len, 0, 0,
+		batch_record(b, ref.ordinal, false, line.data, line.len, NULL,
 		    id);
 		free(id);
 	}
@@ -1089,6 +1164,8 @@ batch_write_status(struct batch *b, const struct config *cfg,
 		cJSON_AddNullToObject(o, "errors");
 	}
 	cJSON_AddNullToObject(o, "metadata");
+	/* Not OpenAI's: the schema allows more members. */
+	batch_add_cost(b, cfg, o, false);
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	r = spool_write_at(b->results_fd, "status.json", text, strlen(text));

@@ -36,6 +36,15 @@ struct req_ref {
 	uint32_t	 attempt;	/* attempts made so far */
 };
 
+/* What one result used, and what that cost (batch_price). */
+struct req_usage {
+	uint64_t	 tokens_in;
+	uint64_t	 tokens_out;
+	double		 cost;
+	bool		 unpriced;	/* used tokens, but its model has no
+					 * price in the table */
+};
+
 struct batch_error {
 	uint64_t	 line;
 	struct err	 err;
@@ -72,6 +81,8 @@ struct batch {
 	/* usage and times */
 	uint64_t	 tokens_in;
 	uint64_t	 tokens_out;
+	double		 cost;		/* of the journaled results */
+	uint64_t	 unpriced;	/* results with no price */
 	time_t		 created_at;	/* first claim, from the lease */
 	time_t		 started_at;
 	time_t		 finished_at;
@@ -88,6 +99,7 @@ struct batch {
 	/* cancel or expiry: what is not sent yet is reported with stop_code */
 	const char	*stop_code;	/* batch_cancelled, batch_expired */
 	const char	*final_status;	/* completed, cancelled, expired */
+	const char	*stop_reason;	/* cancelled, expired, budget */
 	uint64_t	 lease_renewed_ms;
 	uint64_t	 blocked_until_ms;	/* its endpoint is paused */
 	bool		 held;		/* new/BATCH.hold: no dispatch */
@@ -106,8 +118,7 @@ struct batch {
 struct pending {
 	uint64_t	 ordinal;
 	bool		 ok;
-	uint64_t	 tokens_in;
-	uint64_t	 tokens_out;
+	struct req_usage usage;
 	char		*line;		/* loose batches: for CUSTOM_ID.json */
 	char		*custom_id;
 };
@@ -148,10 +159,26 @@ uint32_t	 batch_attempts(const struct batch *b, uint64_t ordinal);
  * made durable by the next batch_commit. */
 void		 batch_note_attempt(struct batch *b, uint64_t ordinal,
 		    uint32_t n);
-/* Buffers a result line (takes nothing; copies line). */
+/*
+ * Prices u (tokens set) by the model a response named: cost 0, and
+ * unpriced when it used tokens, if the table has no price for it; cost
+ * 0 when there is no table.
+ */
+void		 batch_price(const struct config *cfg, const char *model,
+		    struct req_usage *u);
+/* Buffers a result line (takes nothing; copies line); u NULL: none. */
 void		 batch_record(struct batch *b, uint64_t ordinal, bool ok,
-		    const char *line, size_t len, uint64_t tin, uint64_t tout,
+		    const char *line, size_t len, const struct req_usage *u,
 		    const char *custom_id);
+/* What the batch has spent: journaled and buffered results. */
+double		 batch_spent(const struct batch *b);
+/*
+ * Adds "cost" to obj (a cJSON object): {"currency","total",
+ * "unpriced_requests","budget"}, or null without a price table.  With
+ * stopped set, also "stopped": why dispatch stopped early, or null.
+ */
+void		 batch_add_cost(const struct batch *b, const struct config *cfg,
+		    void *obj, bool stopped);
 /* Writes and fsyncs buffered lines, then counts them done. */
 int		 batch_commit(struct batch *b);
 bool		 batch_has_pending(const struct batch *b);

@@ -477,6 +477,8 @@ stop_batch(struct sup *s, struct batch *b, const char *code,
 		return;
 	b->stop_code = code;
 	b->final_status = final_status;
+	if (b->stop_reason == NULL)	/* the caller may say more */
+		b->stop_reason = final_status;
 	b->status_dirty = true;
 	if (b == s->rolling)
 		seal_rolling(s);

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "prices.h"
 #include "schedule.h"
 #include "spool.h"
 #include "util.h"
@@ -99,6 +100,8 @@ config_release(struct config *c)
 	free(c->on_complete);
 	free_argv(c->on_complete_argv);
 	free(c->webhook);
+	free(c->prices_path);
+	prices_free(c->prices);
 	free(c->active_hours);
 	free(c->metrics_listen);
 	free(c->metrics_textfile);
@@ -281,6 +284,22 @@ set_budget(struct config *c, const char *v)
 	return 0;
 }
 
+/* Loads the table now, so that a bad one fails --check-config. */
+static int
+set_prices(struct config *c, const char *v, struct err *why)
+{
+	struct prices *p;
+
+	if ((p = prices_load(v, why)) == NULL) {
+		errno = EINVAL;	/* not "unknown key" */
+		return -1;
+	}
+	prices_free(c->prices);
+	c->prices = p;
+	config_set_str(&c->prices_path, v);
+	return 0;
+}
+
 /* why.msg may say more about an invalid value. */
 static int
 set_key(struct config *c, const char *s, const char *k, const char *v,
@@ -357,6 +376,8 @@ set_key(struct config *c, const char *s, const char *k, const char *v,
 			return set_bool(&c->sort_output, v);
 		if (strcmp(k, "budget") == 0)
 			return set_budget(c, v);
+		if (strcmp(k, "prices") == 0)
+			return set_prices(c, v, why);
 		if (strcmp(k, "on_complete") == 0) {
 			/* Split like an exec endpoint's command: no shell. */
 			free_argv(c->on_complete_argv);
@@ -560,6 +581,11 @@ config_validate(const struct config *c, struct err *err)
 			explicit_bzero(key, strlen(key));
 			free(key);
 		}
+	}
+	if (c->budget > 0 && c->prices == NULL) {
+		err_set(err, "config", "batch.budget needs a price table "
+		    "(batch.prices)");
+		return -1;
 	}
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include "spool_limits.h"
 #include "util.h"
 
+struct prices;
+
 enum endpoint_type { ENDPOINT_OPENAI, ENDPOINT_ANTHROPIC, ENDPOINT_EXEC };
 enum archive_format { ARCHIVE_TAR_GZ, ARCHIVE_TAR_ZST, ARCHIVE_ZIP,
     ARCHIVE_NONE };
@@ -65,6 +67,8 @@ struct config {
 	bool		 archive_input;
 	bool		 sort_output;
 	double		 budget;		/* 0: none */
+	char		*prices_path;		/* the price table */
+	struct prices	*prices;		/* loaded; NULL: none */
 	char		*on_complete;
 	char		**on_complete_argv;	/* split; NULL-ended */
 	char		*webhook;

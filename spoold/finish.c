@@ -78,7 +78,7 @@ manifest_text(const struct config *cfg, const struct batch *b,
 	cJSON_AddNumberToObject(u, "output_tokens", (double)b->tokens_out);
 	cJSON_AddNumberToObject(u, "total_tokens",
 	    (double)(b->tokens_in + b->tokens_out));
-	cJSON_AddNullToObject(o, "cost");
+	batch_add_cost(b, cfg, o, true);
 	cJSON_AddNumberToObject(o, "created_at", (double)b->created_at);
 	cJSON_AddNumberToObject(o, "started_at", (double)b->started_at);
 	cJSON_AddNumberToObject(o, "finished_at", (double)b->finished_at);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ratelimit.h"
+#include "task.h"
 
 #define RATE_MARGIN	0.98
 #define WINDOW_NONE	1e9		/* no concurrency limit configured */
@@ -195,7 +196,7 @@ ratelimit_on_success(struct ratelimit *r)
 uint64_t
 ratelimit_estimate(size_t body_len, uint64_t max_tokens)
 {
-	/* The prompt is about a token per four bytes; the completion is
-	 * what max_tokens allows (the response corrects both). */
-	return body_len / 4 + 1 + max_tokens;
+	/* The completion is what max_tokens allows (the response
+	 * corrects both). */
+	return task_prompt_tokens(body_len) + max_tokens;
 }

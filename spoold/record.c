@@ -128,3 +128,14 @@ record_usage(const void *body, uint64_t *in, uint64_t *out)
 	*out = usage_num(usage, "completion_tokens") +
 	    usage_num(usage, "output_tokens");
 }
+
+char *
+record_model(const void *body)
+{
+	const cJSON *v;
+
+	v = cJSON_GetObjectItemCaseSensitive((const cJSON *)body, "model");
+	if (!cJSON_IsString(v) || strlen(v->valuestring) > SPOOL_MODEL_MAX)
+		return NULL;
+	return xstrdup(v->valuestring);
+}

@@ -36,6 +36,10 @@ void	record_format_parsed(struct buf *out, const char *custom_id,
  * body is a cJSON object (void * keeps cJSON out of this header). */
 void	record_usage(const void *body, uint64_t *in, uint64_t *out);
 
+/* Returns owned: the model a response body names (a string of at most
+ * SPOOL_MODEL_MAX bytes), or NULL. */
+char	*record_model(const void *body);
+
 /* Returns owned: the custom_id of a result line, or NULL. */
 char	*record_custom_id(const char *line, size_t len);
 

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "prices.h"
 #include "proto.h"
 #include "ratelimit.h"
 #include "record.h"
@@ -138,6 +139,26 @@ pick_worker(struct sup *s)
 	return best;
 }
 
+/*
+ * Has b spent its budget?  Then it is stopped: what is in flight
+ * finishes, the rest is reported as cancelled.  Checked as results come
+ * in, and before dispatch (a restart recomputes the spend from the
+ * journal, so a batch that had reached it stays stopped).
+ */
+static bool
+over_budget(struct sup *s, struct batch *b)
+{
+	if (s->cfg->budget <= 0 || b->stop_code != NULL ||
+	    batch_spent(b) < s->cfg->budget)
+		return false;
+	log_warnx("batch=%s spent %.6g %s of its budget of %g: stopping it",
+	    b->id, batch_spent(b), prices_currency(s->cfg->prices),
+	    s->cfg->budget);
+	b->stop_reason = "budget";
+	stop_batch(s, b, "batch_cancelled", "cancelled");
+	return true;
+}
+
 /* The next request to send: a due retry first, then round-robin. */
 static bool
 pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
@@ -164,8 +185,9 @@ pick_request(struct sup *s, struct batch **bp, struct req_ref *ref)
 	do {
 		struct batch *next = b->next != NULL ? b->next : s->batches;
 
-		if (b->state == BATCH_RUNNING && b->stop_code == NULL &&
-		    !b->held && b->blocked_until_ms <= now_ms() &&
+		if (b->state == BATCH_RUNNING && !over_budget(s, b) &&
+		    b->stop_code == NULL && !b->held &&
+		    b->blocked_until_ms <= now_ms() &&
 		    batch_next(b, s->lim.max_line, ref)) {
 			b->inflight++;
 			s->rr = next;
@@ -193,7 +215,7 @@ record_failure(struct batch *b, uint64_t ordinal,
 		custom_id = stem;
 	record_format(&line, custom_id != NULL ? custom_id : "unknown", 0,
 	    NULL, NULL, 0, err->code, err->msg);
-	batch_record(b, ordinal, false, line.data, line.len, 0, 0, custom_id);
+	batch_record(b, ordinal, false, line.data, line.len, NULL, custom_id);
 	buf_release(&line);
 	b->inflight--;
 }
@@ -373,15 +395,18 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 {
 	uint64_t key, retry_after, tin, tout, remaining, reset;
 	uint32_t outcome, status, idx;
-	const char *line;
-	size_t len;
+	const char *line, *mp;
+	size_t len, mlen;
 	struct slot *sl;
 	struct batch *b;
+	struct req_usage u;
+	char model[SPOOL_MODEL_MAX + 1];
 
 	if (proto_get_u64(m, &key) == -1 || proto_get_u32(m, &outcome) == -1 ||
 	    proto_get_u32(m, &status) == -1 ||
 	    proto_get_u64(m, &retry_after) == -1 ||
 	    proto_get_u64(m, &tin) == -1 || proto_get_u64(m, &tout) == -1 ||
+	    proto_get_bytes(m, &mp, &mlen) == -1 || mlen > SPOOL_MODEL_MAX ||
 	    proto_get_u64(m, &remaining) == -1 ||
 	    proto_get_u64(m, &reset) == -1 ||
 	    proto_get_bytes(m, &line, &len) == -1 || proto_done(m) == -1) {
@@ -454,10 +479,16 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 		slot_release(s, (int)idx);
 		return;
 	}
+	memcpy(model, mp, mlen);
+	model[mlen] = '\0';
+	u.tokens_in = tin;
+	u.tokens_out = tout;
+	batch_price(s->cfg, mlen > 0 ? model : NULL, &u);
 	batch_record(b, sl->ref.ordinal, outcome == OUTCOME_OK, line, len,
-	    tin, tout, sl->custom_id);
+	    &u, sl->custom_id);
 	b->inflight--;
 	slot_release(s, (int)idx);
+	over_budget(s, b);
 }
 
 void
@@ -610,7 +641,7 @@ purge_heap(struct sup *s, struct batch *b, bool stop)
 			    b->stop_code, "not executed: the batch was "
 			    "stopped before its retry");
 			batch_record(b, r.ref.ordinal, false, line.data,
-			    line.len, 0, 0, t.custom_id);
+			    line.len, NULL, t.custom_id);
 			task_release(&t);
 		}
 	}

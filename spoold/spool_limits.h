@@ -10,6 +10,7 @@
 #define SPOOL_CUSTOM_ID_MAX	512
 #define SPOOL_ENDPOINT_NAME_MAX	64
 #define SPOOL_URL_MAX		128
+#define SPOOL_MODEL_MAX		200		/* a model name, for prices */
 
 #define SPOOL_DEF_MAX_FILE	(4ULL << 30)	/* input file size */
 #define SPOOL_DEF_MAX_LINE	(8U << 20)	/* one request line */

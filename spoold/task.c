@@ -84,6 +84,21 @@ task_max_tokens(const struct task *t)
 	return 0;
 }
 
+uint64_t
+task_prompt_tokens(size_t body_len)
+{
+	return body_len / 4 + 1;
+}
+
+const char *
+task_model(const struct task *t)
+{
+	const cJSON *v;
+
+	v = cJSON_GetObjectItemCaseSensitive(t->body, "model");
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 void
 task_release(struct task *t)
 {

@@ -58,6 +58,11 @@ void	task_release(struct task *t);
 /* The completion a request allows (max_tokens or max_completion_tokens
  * of its body), 0 if it sets none. */
 uint64_t task_max_tokens(const struct task *t);
+/* An estimate of the prompt tokens of a request body of body_len bytes
+ * (about a token per four bytes; the response tells the truth). */
+uint64_t task_prompt_tokens(size_t body_len);
+/* Returns borrowed: the model the request names, or NULL. */
+const char *task_model(const struct task *t);
 /* True if url is a path spoold may call (SPEC §3). */
 bool	task_url_allowed(const char *url);
 /* Depth of JSON nesting in text, counted outside strings. */

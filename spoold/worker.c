@@ -133,7 +133,8 @@ xfer_free(struct worker *w, struct xfer *x)
 static void
 put_result(struct worker *w, uint64_t key, enum proto_outcome outcome,
     long status, int64_t retry_after_ms, uint64_t tin, uint64_t tout,
-    int64_t remaining, int64_t reset_ms, const struct buf *line)
+    const char *model, int64_t remaining, int64_t reset_ms,
+    const struct buf *line)
 {
 	size_t mark;
 
@@ -144,6 +145,7 @@ put_result(struct worker *w, uint64_t key, enum proto_outcome outcome,
 	proto_put_u64(&w->chan.out, (uint64_t)(retry_after_ms + 1));
 	proto_put_u64(&w->chan.out, tin);
 	proto_put_u64(&w->chan.out, tout);
+	proto_put_str(&w->chan.out, model);
 	proto_put_u64(&w->chan.out, (uint64_t)(remaining + 1));
 	proto_put_u64(&w->chan.out, (uint64_t)(reset_ms + 1));
 	proto_put_bytes(&w->chan.out, line->data, line->len);
@@ -156,6 +158,7 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 	struct http_verdict v;
 	struct buf line = BUF_INIT;
 	uint64_t tin = 0, tout = 0;
+	char *model = NULL;
 	long status = 0;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -171,6 +174,7 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 		    x->body.len);
 
 		record_usage(parsed, &tin, &tout);
+		model = record_model(parsed);
 		record_format_parsed(&line, x->custom_id, (int)status,
 		    x->resp.request_id, parsed, x->body.data, x->body.len,
 		    NULL, NULL);
@@ -180,7 +184,8 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 		    x->body.data, x->body.len, v.code, v.message);
 	}
 	put_result(w, x->key, v.outcome, status, v.retry_after_ms, tin, tout,
-	    x->resp.remaining, x->resp.reset_ms, &line);
+	    model, x->resp.remaining, x->resp.reset_ms, &line);
+	free(model);
 	buf_release(&line);
 }
 
@@ -239,6 +244,7 @@ on_run_done(struct execrun *run, const struct execrun_status *st,
 	struct execresult v;
 	struct buf body = BUF_INIT, line = BUF_INIT;
 	uint64_t tin = 0, tout = 0;
+	char *model = NULL;
 	cJSON *parsed;
 
 	(void)run;
@@ -248,6 +254,7 @@ on_run_done(struct execrun *run, const struct execrun_status *st,
 		/* A command may report usage like an API does. */
 		parsed = cJSON_ParseWithLength(body.data, body.len);
 		record_usage(parsed, &tin, &tout);
+		model = record_model(parsed);
 		record_format_parsed(&line, r->custom_id, v.status, NULL,
 		    parsed, body.data, body.len, NULL, NULL);
 	} else {
@@ -257,8 +264,9 @@ on_run_done(struct execrun *run, const struct execrun_status *st,
 		record_format(&line, r->custom_id, 0, NULL, NULL, 0, v.code,
 		    v.message);
 	}
-	put_result(w, r->key, v.outcome, v.status, -1, tin, tout, -1, -1,
-	    &line);
+	put_result(w, r->key, v.outcome, v.status, -1, tin, tout, model, -1,
+	    -1, &line);
+	free(model);
 	execresult_release(&v);
 	buf_release(&body);
 	buf_release(&line);

@@ -36,8 +36,10 @@
 #include "build.h"
 #include "collect.h"
 #include "config.h"
+#include "estimate.h"
 #include "input.h"
 #include "ops.h"
+#include "prices.h"
 #include "spool.h"
 #include "submit.h"
 #include "util.h"
@@ -53,6 +55,9 @@ usage(void)
 	    "  submit [--batch NAME] [--force] FILE...\n"
 	    "                                deliver files into new/ "
 	    "atomically\n"
+	    "  submit --estimate [--prices FILE] [--json] FILE...\n"
+	    "                                tokens and cost, without "
+	    "submitting\n"
 	    "  status [--json]               queue depth and batches in "
 	    "progress\n"
 	    "  ls [--json] [STATE]           the entries of new/, "
@@ -109,17 +114,38 @@ cmd_init(int argc, char **argv)
 	return EX_OK;
 }
 
+/* Nothing is submitted: what the files would cost. */
+static int
+submit_estimate(char **files, int n, const char *prices_path, bool json)
+{
+	struct prices *prices = NULL;
+	struct err err;
+	int r;
+
+	if (prices_path != NULL &&
+	    (prices = prices_load(prices_path, &err)) == NULL) {
+		fprintf(stderr, "spoolctl: %s\n", err.msg);
+		return EX_CONFIG;
+	}
+	r = estimate_files(files, n, prices, json);
+	prices_free(prices);
+	return r;
+}
+
 static int
 cmd_submit(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "batch", required_argument, NULL, 'b' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "estimate", no_argument, NULL, 'e' },
+		{ "prices", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool *sp;
-	const char *batch = NULL;
-	bool force = false;
+	const char *batch = NULL, *prices_path = NULL;
+	bool force = false, estimate = false, json = false;
 	int ch, i, r = EX_OK, r1;
 
 	optind = 1;
@@ -128,15 +154,25 @@ cmd_submit(int argc, char **argv)
 			batch = optarg;
 		} else if (ch == 'f') {
 			force = true;
+		} else if (ch == 'e') {
+			estimate = true;
+		} else if (ch == 'p') {
+			prices_path = optarg;
+		} else if (ch == 'j') {
+			json = true;
 		} else {
 			usage();
 			return EX_USAGE;
 		}
 	}
-	if (optind == argc || (batch != NULL && argc - optind > 1)) {
+	if (optind == argc || (batch != NULL && argc - optind > 1) ||
+	    (!estimate && (prices_path != NULL || json))) {
 		usage();
 		return EX_USAGE;
 	}
+	if (estimate)
+		return submit_estimate(argv + optind, argc - optind,
+		    prices_path, json);
 	if ((sp = open_spool(true)) == NULL)
 		return EX_CANTCREAT;
 	for (i = optind; i < argc; i++)

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "prices.h"
 #include "util.h"
 
 static const char full_sample[] =
@@ -177,6 +178,11 @@ test_config_full_sample(void **state)
 	assert_non_null(strstr(err.msg, "anthropic.key"));
 	config_set_str(&c.endpoints[config_endpoint_index(&c, "other")]
 	    .api_key_file, NULL);
+	/* A budget needs a price table (test_prices covers the key). */
+	assert_int_equal(config_validate(&c, &err), -1);
+	assert_non_null(strstr(err.msg, "batch.prices"));
+	c.prices = prices_parse("* = 1 1\n", 8, "test", &err);
+	assert_non_null(c.prices);
 	assert_int_equal(config_validate(&c, &err), 0);
 	config_release(&c);
 }
