@@ -11,6 +11,9 @@ DESTDIR	?=
 BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
 ETCDIR	 = $(PREFIX)/share/spoold
+SYSCONFDIR ?= /etc/spoold
+UNITDIR	 = $(PREFIX)/lib/systemd/system
+TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
 
 PKGS	:= libcurl libcjson libarchive inih libmicrohttpd libcrypto
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -44,6 +47,7 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/worker.c spoold/http.c spoold/execrun.c \
 	    spoold/execresult.c spoold/finish.c spoold/supervisor.c \
 	    spoold/claim.c spoold/sched.c spoold/unpack.c \
+	    spoold/sdnotify.c \
 	    spoold/notify.c spoold/sortout.c
 
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
@@ -153,6 +157,12 @@ install: $(BINS)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 644 etc/spoold.conf $(DESTDIR)$(ETCDIR)/spoold.conf.sample
 	install -m 644 etc/prices.conf $(DESTDIR)$(ETCDIR)/prices.conf.sample
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    etc/systemd/spoold.service.in > $(DESTDIR)$(UNITDIR)/spoold.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/spoold.service
+	install -m 644 etc/tmpfiles.d/spoold.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/spoold.conf
 	for m in spoold/spoold.8 spoold/spoold.conf.5 tools/spoolctl.1 \
 	    tools/spool-mockllm.1; do \
 		[ -f $$m ] || continue; \

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "sdnotify.h"
 #include "sup.h"
 #include "supervisor.h"
 #include "util.h"
@@ -107,6 +108,31 @@ reap(struct sup *s)
 
 /* --- the loop ------------------------------------------------------ */
 
+/* STATUS= for systemctl status, sent when it changes. */
+static void
+notify_status(struct sup *s)
+{
+	static char last[160];
+	char now[160];
+	struct batch *b;
+	uint64_t n = 0, done = 0, total = 0;
+
+	for (b = s->batches; b != NULL; b = b->next) {
+		n++;
+		done += b->completed + b->failed;
+		total += b->total;
+	}
+	snprintf(now, sizeof(now), "%llu batches (%llu/%llu requests done), "
+	    "%llu in flight, %zu waiting to retry%s", (unsigned long long)n,
+	    (unsigned long long)done, (unsigned long long)total,
+	    (unsigned long long)s->inflight, s->nheap, s->sched_open ? "" :
+	    ", outside the active hours");
+	if (strcmp(now, last) != 0) {
+		sd_notifyf("STATUS=%s", now);
+		memcpy(last, now, sizeof(last));
+	}
+}
+
 /*
  * spoolctl hold BATCH leaves new/BATCH.hold; release removes it.  A
  * marker in the spool rather than a signal: it holds the batch for
@@ -137,6 +163,7 @@ on_status_timer(void *arg)
 	struct batch *b;
 
 	check_holds(s);
+	notify_status(s);
 	for (b = s->batches; b != NULL; b = b->next)
 		if (b->status_dirty && b->state == BATCH_RUNNING &&
 		    batch_write_status(b, s->cfg, batch_status_word(b)) == -1)
@@ -385,10 +412,14 @@ on_signal(int fd, uint32_t events, void *arg)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			if (!s->draining)
+			if (!s->draining) {
 				log_info("signal %d: draining (%llu in flight)",
 				    (int)si.ssi_signo,
 				    (unsigned long long)s->inflight);
+				sd_notifyf("STOPPING=1\nSTATUS=draining, "
+				    "%llu in flight",
+				    (unsigned long long)s->inflight);
+			}
 			s->draining = true;
 			intake_pause(s->intake);
 			break;
@@ -405,7 +436,9 @@ on_signal(int fd, uint32_t events, void *arg)
 			    (unsigned long long)s->inflight, s->nheap);
 			break;
 		case SIGHUP:
+			sd_notifyf("RELOADING=1");
 			reload(s);
+			sd_notifyf("READY=1");
 			break;
 		}
 	}
@@ -490,6 +523,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	log_info("spoold started on %s with %llu workers x %llu in flight",
 	    cfg->spool_dir, (unsigned long long)cfg->processes,
 	    (unsigned long long)cfg->inflight);
+	sd_notifyf("READY=1\nSTATUS=started on %s", cfg->spool_dir);
 	if (loop_run(s.loop) == -1)
 		fatal("epoll_wait");
 	/*
