@@ -75,6 +75,7 @@ config_init(struct config *c)
 	c->max_response_bytes = SPOOL_DEF_MAX_RESPONSE;
 	c->processes = 2;
 	c->inflight = 256;
+	c->drain_timeout_ms = 60000;
 	endpoint_init(&c->endpoints[0], "default");
 	c->nendpoints = 1;
 	c->max_attempts = 5;
@@ -339,6 +340,8 @@ set_key(struct config *c, const char *s, const char *k, const char *v,
 	} else if (strcmp(s, "workers") == 0) {
 		if (strcmp(k, "processes") == 0)
 			return set_uint(&c->processes, v);
+		if (strcmp(k, "drain_timeout") == 0)
+			return set_duration(&c->drain_timeout_ms, v);
 		if (strcmp(k, "inflight") == 0)
 			return set_uint(&c->inflight, v);
 	} else if (strcmp(s, "retry") == 0) {

@@ -50,6 +50,7 @@ struct config {
 	/* [workers] */
 	uint64_t	 processes;
 	uint64_t	 inflight;
+	uint64_t	 drain_timeout_ms;
 	/* [endpoint NAME]; endpoints[0] is always "default" */
 	struct endpoint_config endpoints[SPOOL_MAX_ENDPOINTS];
 	int		 nendpoints;

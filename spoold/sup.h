@@ -77,6 +77,7 @@ struct sup {
 	struct schedule	 sched;		/* schedule.active_hours */
 	bool		 sched_open;	/* dispatch allowed now */
 	struct loop_timer *sched_timer;
+	struct loop_timer *drain_timer;	/* SIGTERM: the most a drain takes */
 	struct spool	*sp;
 	struct loop	*loop;
 	struct pool	*pool;

@@ -108,6 +108,21 @@ reap(struct sup *s)
 
 /* --- the loop ------------------------------------------------------ */
 
+/*
+ * A drain that takes longer than workers.drain_timeout hands its
+ * requests in flight back: they were never journaled, so the next
+ * start sends them again (SPEC §5: at most those are sent twice).
+ */
+static void
+on_drain_timer(void *arg)
+{
+	struct sup *s = arg;
+
+	log_warnx("drain timeout: handing back %llu requests in flight",
+	    (unsigned long long)s->inflight);
+	loop_stop(s->loop);
+}
+
 /* STATUS= for systemctl status, sent when it changes. */
 static void
 notify_status(struct sup *s)
@@ -420,6 +435,9 @@ on_signal(int fd, uint32_t events, void *arg)
 				    "%llu in flight",
 				    (unsigned long long)s->inflight);
 			}
+			if (!s->draining)
+				loop_timer_arm(s->drain_timer,
+				    s->cfg->drain_timeout_ms);
 			s->draining = true;
 			intake_pause(s->intake);
 			break;
@@ -487,6 +505,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	s.status_timer = loop_timer_new(s.loop, on_status_timer, &s);
 	s.seal_timer = loop_timer_new(s.loop, on_seal_timer, &s);
 	s.sched_timer = loop_timer_new(s.loop, on_sched_timer, &s);
+	s.drain_timer = loop_timer_new(s.loop, on_drain_timer, &s);
 	{
 		struct err err;
 
@@ -564,6 +583,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	loop_timer_free(s.lease_timer);
 	loop_timer_free(s.adopt_timer);
 	loop_timer_free(s.sched_timer);
+	loop_timer_free(s.drain_timer);
 	loop_free(s.loop);
 	close(s.sigfd);
 	spool_free(s.sp);
