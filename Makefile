@@ -43,7 +43,8 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
 	    spoold/worker.c spoold/http.c spoold/execrun.c \
 	    spoold/execresult.c spoold/finish.c spoold/supervisor.c \
-	    spoold/claim.c spoold/sched.c spoold/unpack.c
+	    spoold/claim.c spoold/sched.c spoold/unpack.c \
+	    spoold/metrics.c spoold/exporter.c spoold/stats.c
 
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
 SPOOLCTL_SRC := tools/submit.c tools/build.c tools/collect.c \
@@ -59,7 +60,7 @@ BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
 	      test_input test_proto test_ratelimit test_build test_execrun \
-	      test_execresult
+	      test_execresult test_metrics
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))

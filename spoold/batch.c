@@ -945,10 +945,13 @@ batch_commit(struct batch *b)
 		p = &b->pending[i];
 		if (!bit_get(b, p->ordinal)) {
 			bit_set(b, p->ordinal);
-			if (p->ok)
+			if (p->ok) {
 				b->completed++;
-			else
+				b->new_ok++;
+			} else {
 				b->failed++;
+				b->new_failed++;
+			}
 			b->tokens_in += p->tokens_in;
 			b->tokens_out += p->tokens_out;
 		}

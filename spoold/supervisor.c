@@ -78,6 +78,7 @@ finished(struct sup *s, int i, int status)
 		    -1 && errno == EEXIST)
 			unlinkat(spool_dirfd(s->sp, SPOOL_NEW), cancel, 0);
 	}
+	stats_batch_done(s, b->final_status);
 	log_info("batch=%s %s: %llu requests, %llu succeeded, "
 	    "%llu failed", b->id, b->final_status, (unsigned long long)b->total,
 	    (unsigned long long)b->completed, (unsigned long long)b->failed);
@@ -174,6 +175,9 @@ before_sleep(void *arg)
 			    "recovery", b->id);
 			exit(74);
 		}
+		/* Counted once durable, as the batch counts them. */
+		stats_committed(s, b->new_ok, b->new_failed);
+		b->new_ok = b->new_failed = 0;
 	}
 	start_finishing(s);
 	if (s->once && !s->draining && intake_idle(s->intake)) {
@@ -295,6 +299,7 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 	if (s.pool == NULL)
 		fatalx("cannot start workers");
 	s.intake = intake_new(s.loop, s.sp, cfg, on_drop, &s);
+	stats_init(&s);
 	loop_set_before_sleep(s.loop, before_sleep, &s);
 	loop_timer_arm(s.status_timer, 1000);
 	log_info("spoold started on %s with %llu workers x %llu in flight",
@@ -327,6 +332,7 @@ supervisor_main(struct config *cfg, const char *self, bool once)
 			break;
 		pool_reaped(s.pool, pid, status);
 	}
+	stats_free(&s);
 	log_info("spoold stopped");
 	while ((b = s.batches) != NULL) {
 		s.batches = b->next;
