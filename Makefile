@@ -151,6 +151,8 @@ install: $(BINS)
 	    $(DESTDIR)$(ETCDIR)
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
 	install -m 644 etc/spoold.conf $(DESTDIR)$(ETCDIR)/spoold.conf.sample
+	install -m 644 etc/prometheus/spoold-alerts.yml \
+	    etc/grafana/spoold-dashboard.json $(DESTDIR)$(ETCDIR)/
 	for m in spoold/spoold.8 spoold/spoold.conf.5 tools/spoolctl.1 \
 	    tools/spool-mockllm.1; do \
 		[ -f $$m ] || continue; \

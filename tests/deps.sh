@@ -10,7 +10,7 @@ libmicrohttpd:libmicrohttpd-dev libcrypto:libssl-dev cmocka:libcmocka-dev"
 # command -> Debian package
 cmds="pkg-config:pkg-config cc:gcc make:make prove:perl
 valgrind:valgrind curl:curl python3:python3 sshd:openssh-server
-ssh:openssh-client sshfs:sshfs rsync:rsync"
+ssh:openssh-client sshfs:sshfs rsync:rsync promtool:prometheus"
 
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
