@@ -160,11 +160,12 @@ start_http(struct exporter *e, const char *listen)
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The logger first, or libmicrohttpd warns on stderr. */
 	e->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)EXPORTER_CONN_MAX,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)EXPORTER_TIMEOUT_S,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_END);
 	if (e->mhd == NULL) {
 		log_warnx("metrics: cannot listen on %s", listen);
