@@ -48,7 +48,8 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/execresult.c spoold/finish.c spoold/supervisor.c \
 	    spoold/claim.c spoold/sched.c spoold/unpack.c \
 	    spoold/sdnotify.c \
-	    spoold/notify.c spoold/sortout.c
+	    spoold/notify.c spoold/sortout.c \
+	    spoold/metrics.c spoold/exporter.c spoold/stats.c
 
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
 SPOOLCTL_SRC := tools/submit.c tools/build.c tools/collect.c \
@@ -65,7 +66,7 @@ BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
 	      test_input test_proto test_ratelimit test_build test_execrun \
-	      test_execresult test_schedule test_prices
+	      test_execresult test_schedule test_prices test_metrics
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
@@ -163,6 +164,8 @@ install: $(BINS)
 	chmod 644 $(DESTDIR)$(UNITDIR)/spoold.service
 	install -m 644 etc/tmpfiles.d/spoold.conf \
 	    $(DESTDIR)$(TMPFILESDIR)/spoold.conf
+	install -m 644 etc/prometheus/spoold-alerts.yml \
+	    etc/grafana/spoold-dashboard.json $(DESTDIR)$(ETCDIR)/
 	for m in spoold/spoold.8 spoold/spoold.conf.5 tools/spoolctl.1 \
 	    tools/spool-mockllm.1; do \
 		[ -f $$m ] || continue; \

@@ -972,10 +972,13 @@ batch_commit(struct batch *b)
 		p = &b->pending[i];
 		if (!bit_get(b, p->ordinal)) {
 			bit_set(b, p->ordinal);
-			if (p->ok)
+			if (p->ok) {
 				b->completed++;
-			else
+				b->new_ok++;
+			} else {
 				b->failed++;
+				b->new_failed++;
+			}
 			b->tokens_in += p->usage.tokens_in;
 			b->tokens_out += p->usage.tokens_out;
 			b->cost += p->usage.cost;

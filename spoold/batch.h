@@ -65,6 +65,10 @@ struct batch {
 	uint64_t	 total;
 	uint64_t	 completed;
 	uint64_t	 failed;
+	/* journaled by this process since the metrics took them (not
+	 * replayed ones: they were counted before a restart) */
+	uint64_t	 new_ok;
+	uint64_t	 new_failed;
 	uint8_t		*done;		/* bitmap over ordinals */
 	uint64_t	 done_cap;	/* bits */
 	uint64_t	 inflight;	/* in workers or waiting to retry */

@@ -306,6 +306,7 @@ claim_batch(struct sup *s, const char *name, enum spool_kind kind)
 			log_warnx("batch=%s %s: %s", id, name, err.msg);
 			if (strcmp(err.code, "io_error") == 0)
 				return -1;	/* looked at again later */
+			stats_batch_done(s, "rejected");
 			if (intake_fail(s->sp, SPOOL_NEW, name, &err) == -1)
 				log_warn("move %s to failed/", name);
 			return 0;
@@ -359,6 +360,7 @@ claim_batch(struct sup *s, const char *name, enum spool_kind kind)
 			return 0;
 		}
 		log_warnx("batch=%s rejected: %s", id, err.msg);
+		stats_batch_done(s, "rejected");
 		if (intake_fail(s->sp, SPOOL_PROCESSING, target, &err) == -1)
 			log_warn("batch=%s move to failed/", id);
 		lease_remove(pfd, target);

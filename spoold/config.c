@@ -4,8 +4,12 @@
  * Unknown sections and keys are errors: a typo in a limit must not
  * silently leave the limit off.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -590,6 +594,18 @@ config_validate(const struct config *c, struct err *err)
 		    "(batch.prices)");
 		return -1;
 	}
+	if (c->metrics_listen != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (config_listen_addr(c->metrics_listen, &ss, &len, err) == -1)
+			return -1;
+	}
+	if (c->metrics_textfile != NULL && c->metrics_textfile[0] != '/') {
+		err_set(err, "config", "metrics.textfile must be an absolute "
+		    "path");
+		return -1;
+	}
 	return 0;
 }
 
@@ -692,4 +708,61 @@ config_route(const struct config *c, const char *endpoint, bool anthropic)
 			if (c->endpoints[i].type == ENDPOINT_ANTHROPIC)
 				return i;
 	return 0;
+}
+
+/*
+ * Numeric addresses only: a host name would tie the start to a resolver,
+ * and an operator who names an address means that one.
+ */
+int
+config_listen_addr(const char *s, struct sockaddr_storage *ss,
+    socklen_t *len, struct err *err)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port = s, *p;
+	size_t n = 0;
+	uint64_t v;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		if ((p = strchr(s, ']')) == NULL || p[1] != ':')
+			goto bad;
+		n = (size_t)(p - s - 1);
+		if (n == 0 || n >= sizeof(host))
+			goto bad;
+		memcpy(host, s + 1, n);
+		port = p + 2;
+	} else if ((p = strrchr(s, ':')) != NULL) {
+		n = (size_t)(p - s);
+		if (n >= sizeof(host))
+			goto bad;
+		memcpy(host, s, n);
+		port = p + 1;
+		/* An IPv6 address needs its brackets: "::1:80" is ambiguous. */
+		if (memchr(host, ':', n) != NULL)
+			goto bad;
+	}
+	host[n] = '\0';
+	if (parse_uint(port, 65535, &v) == -1 || v == 0)
+		goto bad;
+	if (n == 0 || strcmp(host, "localhost") == 0)
+		snprintf(host, sizeof(host), "127.0.0.1");
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)v);
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)v);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+bad:
+	err_set(err, "config", "metrics.listen: %s: want PORT, ADDRESS:PORT "
+	    "or [ADDRESS]:PORT with a numeric address", s);
+	return -1;
 }

@@ -6,6 +6,8 @@
 #ifndef SPOOLD_CONFIG_H
 #define SPOOLD_CONFIG_H
 
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -127,6 +129,13 @@ char	*config_endpoint_key(const struct endpoint_config *e,
  */
 int	config_route(const struct config *c, const char *endpoint,
 	    bool anthropic);
+/*
+ * Parses metrics.listen: "PORT" (on 127.0.0.1), "ADDRESS:PORT" or
+ * "[ADDRESS]:PORT" with a numeric IPv4 or IPv6 address ("localhost" is
+ * 127.0.0.1).  0, or -1 with err.
+ */
+int	config_listen_addr(const char *s, struct sockaddr_storage *ss,
+	    socklen_t *len, struct err *err);
 /* Sets a string field, freeing the old value. */
 void	config_set_str(char **field, const char *value);
 const char *config_archive_suffix(enum archive_format f);

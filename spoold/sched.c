@@ -231,6 +231,7 @@ ep_pause(struct sup *s, int ep, const char *why)
 	e->paused_until = now_ms() + e->pause_ms;
 	e->probing = false;
 	e->failures = 0;
+	stats_pause(s, ep);
 	log_warnx("endpoint %s paused for %llu ms: %s; its requests wait",
 	    s->cfg->endpoints[ep].name, (unsigned long long)e->pause_ms, why);
 }
@@ -363,6 +364,7 @@ dispatch(struct sup *s)
 		    (uint32_t)t.max_attempts : (uint32_t)s->cfg->max_attempts;
 		sl->custom_id = xstrdup(t.custom_id);
 		sl->tokens = tokens;
+		sl->sent_ms = now_ms();
 		out = pool_out(s->pool, w);
 		proto_begin(out, PROTO_TASK, &mark);
 		proto_put_u64(out, (uint64_t)sl->gen << 32 | (uint32_t)i);
@@ -422,6 +424,8 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 	}
 	sl = &s->slots[idx];
 	b = sl->b;
+	stats_result(s, sl->endpoint, status, now_ms() - sl->sent_ms, tin,
+	    tout);
 	s->worker_load[widx]--;
 	s->ep_load[sl->endpoint]--;
 	s->inflight--;
@@ -475,6 +479,7 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 		log_debug("batch=%s task=%s attempt %u failed (HTTP %u); "
 		    "retrying", b->id, sl->custom_id, sl->ref.attempt, status);
 		batch_note_attempt(b, sl->ref.ordinal, sl->ref.attempt);
+		stats_retry(s, sl->endpoint);
 		heap_push(s, &r);
 		slot_release(s, (int)idx);
 		return;
@@ -484,6 +489,8 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 	u.tokens_in = tin;
 	u.tokens_out = tout;
 	batch_price(s->cfg, mlen > 0 ? model : NULL, &u);
+	if (u.cost > 0)
+		stats_cost(s, sl->endpoint, u.cost);
 	batch_record(b, sl->ref.ordinal, outcome == OUTCOME_OK, line, len,
 	    &u, sl->custom_id);
 	b->inflight--;

@@ -30,6 +30,7 @@ struct slot {
 	int		 endpoint;
 	uint32_t	 max_attempts;
 	uint64_t	 tokens;	/* the rate limiter's estimate */
+	uint64_t	 sent_ms;	/* for the request duration */
 	char		*custom_id;
 };
 
@@ -112,6 +113,7 @@ struct sup {
 	bool		 claims_unsynced;	/* new/ needs an fsync */
 	int		 sigfd;
 	uint64_t	 inflight;
+	struct stats	*stats;
 };
 
 /* claim.c */
@@ -144,5 +146,24 @@ void	send_endpoints(struct sup *s, struct pool *pool, int idx);
 /* Drops b's retries (stop: report them as stopped). */
 void	purge_heap(struct sup *s, struct batch *b, bool stop);
 void	on_lease_timer(void *arg);
+
+/* stats.c: the metrics (SPEC §6) */
+/* Declares the metrics and starts exporting them if configured; fatal
+ * when the listen address cannot be bound. */
+void	stats_init(struct sup *s);
+/* Writes the textfile a last time and frees. */
+void	stats_free(struct sup *s);
+/* An attempt's result: its status (0: no HTTP status), its duration and
+ * the tokens it used. */
+void	stats_result(struct sup *s, int ep, uint32_t status, uint64_t ms,
+	    uint64_t tin, uint64_t tout);
+/* What a result cost by the price table. */
+void	stats_cost(struct sup *s, int ep, double cost);
+void	stats_retry(struct sup *s, int ep);
+void	stats_pause(struct sup *s, int ep);
+/* Requests whose results were just made durable. */
+void	stats_committed(struct sup *s, uint64_t succeeded, uint64_t failed);
+/* A batch finished (completed, cancelled, expired) or was rejected. */
+void	stats_batch_done(struct sup *s, const char *status);
 
 #endif

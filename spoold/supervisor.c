@@ -81,6 +81,7 @@ finished(struct sup *s, int i, int status)
 		    -1 && errno == EEXIST)
 			unlinkat(spool_dirfd(s->sp, SPOOL_NEW), cancel, 0);
 	}
+	stats_batch_done(s, b->final_status);
 	log_info("batch=%s %s: %llu requests, %llu succeeded, "
 	    "%llu failed", b->id, b->final_status, (unsigned long long)b->total,
 	    (unsigned long long)b->completed, (unsigned long long)b->failed);
@@ -255,6 +256,9 @@ before_sleep(void *arg)
 			    "recovery", b->id);
 			exit(74);
 		}
+		/* Counted once durable, as the batch counts them. */
+		stats_committed(s, b->new_ok, b->new_failed);
+		b->new_ok = b->new_failed = 0;
 	}
 	start_finishing(s);
 	if (s->once && !s->draining && intake_idle(s->intake)) {
@@ -536,6 +540,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	if (s.pool == NULL)
 		fatalx("cannot start workers");
 	s.intake = intake_new(s.loop, s.sp, cfg, on_drop, &s);
+	stats_init(&s);
 	loop_set_before_sleep(s.loop, before_sleep, &s);
 	loop_timer_arm(s.status_timer, 1000);
 	on_sched_timer(&s);
@@ -570,6 +575,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 			break;
 		pool_reaped(s.pool, pid, status);
 	}
+	stats_free(&s);
 	log_info("spoold stopped");
 	while ((b = s.batches) != NULL) {
 		s.batches = b->next;

@@ -11,7 +11,7 @@ libmicrohttpd:libmicrohttpd-dev libcrypto:libssl-dev cmocka:libcmocka-dev"
 cmds="pkg-config:pkg-config cc:gcc make:make prove:perl
 valgrind:valgrind curl:curl python3:python3 sshd:openssh-server
 ssh:openssh-client sshfs:sshfs rsync:rsync zip:zip unzip:unzip zstd:zstd
-mandoc:mandoc"
+mandoc:mandoc promtool:prometheus"
 
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"

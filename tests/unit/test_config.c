@@ -2,6 +2,8 @@
  * test_config - defaults, INI loading and cross-field validation.
  */
 #include <sys/stat.h>
+
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -515,6 +517,54 @@ test_config_key_file(void **state)
 	assert_null(config_endpoint_key(&e, &err));
 }
 
+/* metrics.listen: a bare port is loopback; only numeric addresses. */
+static void
+test_config_listen_addr(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct config c;
+	struct err err;
+	socklen_t len;
+
+	(void)state;
+	assert_int_equal(config_listen_addr("9464", &ss, &len, &err), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 9464);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(config_listen_addr("0.0.0.0:80", &ss, &len, &err),
+	    0);
+	assert_int_equal(sin->sin_addr.s_addr, htonl(INADDR_ANY));
+	assert_int_equal(config_listen_addr("[::1]:9464", &ss, &len, &err),
+	    0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 9464);
+	assert_int_equal(config_listen_addr("localhost:1", &ss, &len, &err),
+	    0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(config_listen_addr("example.com:80", &ss, &len,
+	    &err), -1);
+	assert_non_null(strstr(err.msg, "metrics.listen"));
+	assert_int_equal(config_listen_addr("127.0.0.1:0", &ss, &len, &err),
+	    -1);
+	assert_int_equal(config_listen_addr("127.0.0.1:65536", &ss, &len,
+	    &err), -1);
+	assert_int_equal(config_listen_addr("::1:80", &ss, &len, &err), -1);
+	assert_int_equal(config_listen_addr("[::1]80", &ss, &len, &err), -1);
+	/* --check-config catches it. */
+	config_init(&c);
+	assert_int_equal(config_load_string(&c, "[metrics]\nlisten = x:1\n",
+	    &err), 0);
+	assert_int_equal(config_validate(&c, &err), -1);
+	config_release(&c);
+	config_init(&c);
+	assert_int_equal(config_load_string(&c,
+	    "[metrics]\ntextfile = rel.prom\n", &err), 0);
+	assert_int_equal(config_validate(&c, &err), -1);
+	config_release(&c);
+}
+
 int
 main(void)
 {
@@ -532,6 +582,7 @@ main(void)
 		cmocka_unit_test(test_config_set_str),
 		cmocka_unit_test(test_config_route),
 		cmocka_unit_test(test_config_key_file),
+		cmocka_unit_test(test_config_listen_addr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
