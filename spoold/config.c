@@ -51,6 +51,7 @@ endpoint_release(struct endpoint_config *e)
 	free(e->base_url);
 	free(e->api_key_env);
 	free(e->api_key_file);
+	free(e->ca_file);
 	free(e->command);
 	free_argv(e->argv);
 	memset(e, 0, sizeof(*e));
@@ -100,6 +101,8 @@ config_release(struct config *c)
 	int i;
 
 	free(c->spool_dir);
+	free(c->user);
+	free(c->group);
 	for (i = 0; i < c->nendpoints; i++)
 		endpoint_release(&c->endpoints[i]);
 	free(c->on_complete);
@@ -229,6 +232,10 @@ set_endpoint_key(struct config *c, const char *section, const char *key,
 		config_set_str(&e->api_key_env, v);
 		return 0;
 	}
+	if (strcmp(key, "ca_file") == 0) {
+		config_set_str(&e->ca_file, v);
+		return 0;
+	}
 	if (strcmp(key, "api_key_file") == 0) {
 		config_set_str(&e->api_key_file, v);
 		return 0;
@@ -329,6 +336,14 @@ set_key(struct config *c, const char *s, const char *k, const char *v,
 			return set_duration(&c->lease_ms, v);
 		if (strcmp(k, "incomplete_after") == 0)
 			return set_duration(&c->incomplete_after_ms, v);
+		if (strcmp(k, "user") == 0) {
+			config_set_str(&c->user, v);
+			return 0;
+		}
+		if (strcmp(k, "group") == 0) {
+			config_set_str(&c->group, v);
+			return 0;
+		}
 		if (strcmp(k, "require_ready") == 0)
 			return set_bool(&c->require_ready, v);
 		if (strcmp(k, "max_file_size") == 0)

@@ -26,6 +26,7 @@ struct endpoint_config {
 	char			*base_url;
 	char			*api_key_env;
 	char			*api_key_file;
+	char			*ca_file;	/* CA bundle for TLS */
 	char			*command;	/* exec endpoints */
 	char			**argv;		/* command split; NULL-ended */
 	uint64_t		 memory_limit;	/* exec: RLIMIT_AS; 0: none */
@@ -44,6 +45,8 @@ struct config {
 	uint64_t	 lease_ms;
 	uint64_t	 incomplete_after_ms;
 	bool		 require_ready;
+	char		*user;		/* started as root: become this */
+	char		*group;
 	uint64_t	 max_file_bytes;
 	uint64_t	 max_line_bytes;
 	uint64_t	 max_json_depth;

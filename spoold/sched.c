@@ -597,6 +597,7 @@ send_endpoints(struct sup *s, struct pool *pool, int idx)
 		proto_put_str(out, h2);
 		proto_put_str(out, e->name);
 		proto_put_u64(out, e->memory_limit);
+		proto_put_str(out, e->ca_file != NULL ? e->ca_file : "");
 		for (argc = 0; e->argv != NULL && e->argv[argc] != NULL;
 		    argc++)
 			;

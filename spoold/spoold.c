@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "privs.h"
 #include "supervisor.h"
 #include "util.h"
 #include "worker.h"
@@ -129,6 +130,16 @@ main(int argc, char *argv[])
 	setenv("SPOOLD_LOG_LEVEL", cfg.log_level == LOG_LEVEL_DEBUG ? "debug" :
 	    cfg.log_level == LOG_LEVEL_INFO ? "info" :
 	    cfg.log_level == LOG_LEVEL_WARN ? "warn" : "error", 1);
+	/* Before the spool is touched (SPEC §7); workers inherit it. */
+	privs_no_core();
+	if (privs_drop(cfg.user, cfg.group, &err) == -1) {
+		log_errorx("%s", err.msg);
+		config_release(&cfg);
+		return 77;
+	}
+	/* A notice, not a warning: tests and containers run as root. */
+	if (geteuid() == 0)
+		log_info("running as root: set spool.user to drop it");
 	/* Workers are this binary re-executed: find it once, now. */
 	if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1) {
 		log_error("readlink /proc/self/exe");

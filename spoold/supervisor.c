@@ -286,6 +286,30 @@ before_sleep(void *arg)
 }
 
 /*
+ * A spool others may write is a spool anyone on the host may fill or
+ * empty (SPEC §7): say so, once, at the start.
+ */
+static void
+warn_open_spool(struct spool *sp)
+{
+	static const enum spool_dir dirs[] = { SPOOL_TMP, SPOOL_NEW,
+	    SPOOL_PROCESSING, SPOOL_DONE, SPOOL_FAILED, SPOOL_RESULTS,
+	    SPOOL_ARCHIVE };
+	struct stat st;
+	size_t i;
+
+	if (stat(spool_root(sp), &st) == 0 && (st.st_mode & S_IWOTH))
+		log_warnx("spool %s is world-writable: anyone may drop or "
+		    "remove files (chmod o-w; give writers the group)",
+		    spool_root(sp));
+	for (i = 0; i < ARRAY_SIZE(dirs); i++)
+		if (fstat(spool_dirfd(sp, dirs[i]), &st) == 0 &&
+		    (st.st_mode & S_IWOTH))
+			log_warnx("spool directory %s/ is world-writable "
+			    "(chmod o-w)", spool_dir_name(dirs[i]));
+}
+
+/*
  * schedule.active_hours: outside its windows nothing new is dispatched
  * (in-flight requests finish).  The state is published in
  * results/.schedule.json for spoolctl status.
@@ -352,6 +376,8 @@ keep_restart_only(struct config *nc, struct config *old)
 	old->f = t;							\
 } while (0)
 	KEEP_STR(spool_dir);
+	KEEP_STR(user);
+	KEEP_STR(group);
 	KEEP_STR(metrics_listen);
 	KEEP_STR(metrics_textfile);
 	KEEP_NUM(processes);
@@ -488,6 +514,7 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 		log_error("open spool %s", cfg->spool_dir);
 		return 73;
 	}
+	warn_open_spool(s.sp);
 	/* Signals arrive on a descriptor; SIGIO (lease breaks) is ignored. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;

@@ -48,6 +48,7 @@ struct wendpoint {
 	char		*base_url;
 	struct curl_slist *headers;	/* fixed headers: auth, version */
 	char		*name;
+	char		*ca_file;	/* CA certificates; NULL: system's */
 	char		**argv;		/* exec: NULL-terminated */
 	uint64_t	 memory_limit;	/* exec: RLIMIT_AS, 0 none */
 };
@@ -409,6 +410,7 @@ handle_endpoint(struct worker *w, struct proto_msg *m)
 	uint32_t idx, type, argc, i;
 	uint64_t timeout_ms, max_response, memory_limit;
 	char *base = NULL, *h1 = NULL, *h2 = NULL, *name = NULL, **argv;
+	char *ca = NULL;
 
 	if (proto_get_u32(m, &idx) == -1 || proto_get_u32(m, &type) == -1 ||
 	    proto_get_u64(m, &timeout_ms) == -1 ||
@@ -416,6 +418,7 @@ handle_endpoint(struct worker *w, struct proto_msg *m)
 	    proto_get_str(m, &base) == -1 || proto_get_str(m, &h1) == -1 ||
 	    proto_get_str(m, &h2) == -1 || proto_get_str(m, &name) == -1 ||
 	    proto_get_u64(m, &memory_limit) == -1 ||
+	    proto_get_str(m, &ca) == -1 ||
 	    proto_get_u32(m, &argc) == -1 || idx >= SPOOL_MAX_ENDPOINTS ||
 	    argc > WORKER_MAX_ARGV ||
 	    (type == ENDPOINT_EXEC && argc == 0))
@@ -430,6 +433,7 @@ handle_endpoint(struct worker *w, struct proto_msg *m)
 	free(e->base_url);
 	curl_slist_free_all(e->headers);
 	free(e->name);
+	free(e->ca_file);
 	free_argv(e->argv);
 	e->set = true;
 	e->type = type;
@@ -437,6 +441,9 @@ handle_endpoint(struct worker *w, struct proto_msg *m)
 	e->max_response = max_response;
 	e->base_url = base;
 	e->name = name;
+	e->ca_file = ca[0] != '\0' ? ca : NULL;
+	if (e->ca_file == NULL)
+		free(ca);
 	e->memory_limit = memory_limit;
 	e->argv = argv;
 	e->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -512,6 +519,9 @@ handle_task(struct worker *w, struct proto_msg *m)
 	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* Another trust store, never less checking (SPEC §7). */
+	if (e->ca_file != NULL)
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO, e->ca_file);
 	curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION,
 	    (long)CURL_HTTP_VERSION_2TLS);
 	/*
@@ -615,6 +625,7 @@ worker_main(int fd)
 		free(w.endpoints[i].base_url);
 		curl_slist_free_all(w.endpoints[i].headers);
 		free(w.endpoints[i].name);
+		free(w.endpoints[i].ca_file);
 		free_argv(w.endpoints[i].argv);
 	}
 	curl_global_cleanup();
