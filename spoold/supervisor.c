@@ -620,6 +620,9 @@ supervisor_main(struct config *cfg, const struct config_source *src,
 	loop_free(s.loop);
 	close(s.sigfd);
 	spool_free(s.sp);
+	/* Requests still in flight (a drain that timed out): handed back. */
+	for (size_t i = 0; i < s.nslots; i++)
+		free(s.slots[i].custom_id);
 	free(s.slots);
 	free(s.free_slots);
 	free(s.heap);
