@@ -47,7 +47,8 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/worker.c spoold/http.c spoold/execrun.c \
 	    spoold/execresult.c spoold/finish.c spoold/supervisor.c \
 	    spoold/claim.c spoold/sched.c spoold/unpack.c \
-	    spoold/sdnotify.c spoold/privs.c \
+	    spoold/sdnotify.c spoold/privs.c spoold/idset.c \
+	    spoold/batch_status.c spoold/deadletter.c \
 	    spoold/notify.c spoold/sortout.c \
 	    spoold/metrics.c spoold/exporter.c spoold/stats.c
 
