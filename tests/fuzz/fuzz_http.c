@@ -77,7 +77,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p += n;
 	}
 	SPOOL_ASSERT(strlen(resp.request_id) < sizeof(resp.request_id));
-	SPOOL_ASSERT(resp.retry_after_ms >= -1 && resp.reset_ms >= -1);
+	/* A wait is unknown (-1) or at most a day (http.c). */
+	SPOOL_ASSERT(resp.retry_after_ms >= -1 &&
+	    resp.retry_after_ms <= 86400000);
+	SPOOL_ASSERT(resp.reset_ms >= -1 && resp.reset_ms <= 86400000);
 	resp.status = status;
 	resp.curl_code = curl_code;
 	resp.curl_error = "";

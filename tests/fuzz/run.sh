@@ -48,7 +48,10 @@ for t in "$@"; do
 	fi
 	# The fuzzer's cwd is the temporary directory: anything it writes
 	# stays there, crash inputs excepted.
-	(cd "$work" && "$bin" -max_total_time="$secs" \
+	# A dictionary of the keywords the parser looks for, if any.
+	dict=
+	[ -f "$src/$name.dict" ] && dict=-dict=$src/$name.dict
+	(cd "$work" && "$bin" $dict -max_total_time="$secs" \
 	    -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix="$bdir/crashes/$t-" \
 	    corpus >"$work/log" 2>&1)
