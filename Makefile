@@ -5,6 +5,7 @@
 #   make demo       deps, build, run the examples through a temporary spool
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       check libraries; as root on Debian, apt-get what is missing
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS each
 
 PREFIX	?= /usr/local
 DESTDIR	?=
@@ -22,9 +23,10 @@ WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 
 ifeq ($(SAN),1)
 BUILD	?= build/asan
-OPT	:= -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
-	   -fno-omit-frame-pointer
-SANLD	:= -fsanitize=address,undefined
+# gcc leaves float-cast-overflow out of "undefined": name it.
+OPT	:= -O1 -g -fsanitize=address,undefined,float-cast-overflow \
+	   -fno-sanitize-recover=all -fno-omit-frame-pointer
+SANLD	:= -fsanitize=address,undefined,float-cast-overflow
 else
 BUILD	?= build
 OPT	:= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
@@ -73,7 +75,7 @@ UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))
 
 .PHONY: all deps check check-plain check-san unit e2e demo install clean \
-	lint bench valgrind
+	lint bench valgrind fuzz fuzz-smoke fuzz-build
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -142,6 +144,7 @@ check: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(MAKE) check-san
 	$(MAKE) valgrind
+	$(MAKE) fuzz-smoke
 
 # valgrind on the plain build: the loose-file smoke test, workers included.
 valgrind: $(BINS)
@@ -172,6 +175,48 @@ install: $(BINS)
 		[ -f $$m ] || continue; \
 		s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 	done
+
+# libFuzzer targets (tests/fuzz/README.md): clang builds its own objects
+# of the parsers with ASan+UBSan and the fuzzer's coverage; gcc's are
+# never reused.  tests/fuzz/run.sh works on a copy of the corpus in a
+# temporary directory and fails on a crash.
+FUZZ_CC	?= clang
+FUZZ_DIR := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
+	   $(WARN)
+FUZZ_NAMES := fuzz_task fuzz_config fuzz_unpack fuzz_http fuzz_record \
+	   fuzz_build
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
+FUZZ_LIB_SRC := $(CORE_SRC) spoold/http.c spoold/unpack.c tools/csv.c \
+	   tools/template.c
+FUZZ_LIB := $(FUZZ_DIR)/libfuzzspool.a
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 6
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -iquote tools $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ \
+	    $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+.SECONDARY: $(FUZZ_NAMES:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_DIR) $(FUZZ_NAMES)
+
+fuzz-smoke:
+	$(MAKE) fuzz-build
+	sh tests/fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_DIR) $(FUZZ_NAMES)
 
 bench: deps
 	$(MAKE) all

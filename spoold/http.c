@@ -20,6 +20,9 @@
 #include "http.h"
 #include "util.h"
 
+/* The longest wait a response may ask for; longer ones are ignored. */
+#define DAY_MS	86400000.0
+
 void
 http_response_init(struct http_response *r)
 {
@@ -46,7 +49,9 @@ parse_go_duration(const char *v, size_t len)
 	tmp[len] = '\0';
 	for (p = tmp; *p != '\0'; p = end) {
 		d = strtod(p, &end);
-		if (end == p || d < 0)
+		/* !(d >= 0) refuses "nan" too: strtod takes it, and casting
+		 * a NaN total is undefined (found by fuzz_http). */
+		if (end == p || !(d >= 0))
 			return -1;
 		if (strncmp(end, "ms", 2) == 0) {
 			end += 2;
@@ -64,7 +69,7 @@ parse_go_duration(const char *v, size_t len)
 		}
 		total += d;
 	}
-	return total > 86400000.0 ? -1 : (int64_t)total;
+	return !(total <= DAY_MS) ? -1 : (int64_t)total;
 }
 
 /* The value of header name in line, trimmed; NULL if another header. */
@@ -95,16 +100,23 @@ parse_ms(const char *v, size_t len, double scale)
 		return -1;
 	memcpy(tmp, v, len);
 	tmp[len] = '\0';
-	d = strtod(tmp, &end);
-	/* An HTTP-date Retry-After is rare from LLM APIs: use backoff. */
-	if (*end != '\0' || d < 0 || d > 86400.0 * 1000)
+	d = strtod(tmp, &end) * scale;
+	/*
+	 * An HTTP-date Retry-After is rare from LLM APIs: use backoff.
+	 * Past a day (or 86.4 million, for a count) is not believable;
+	 * "nan" fails the range test as written, where d < 0 let it
+	 * through to an undefined cast (found by fuzz_http).
+	 */
+	if (*end != '\0' || !(d >= 0 && d <= DAY_MS))
 		return -1;
-	return (int64_t)(d * scale);
+	return (int64_t)d;
 }
 
 /*
  * Anthropic's *-reset headers are RFC 3339 times ("2026-11-27T07:30:00Z"):
- * milliseconds from now until then, or -1.
+ * milliseconds from now until then, or -1.  A reset more than a day
+ * ahead (a skewed clock, "9999-...") is -1, as for the Go durations: it
+ * would hold the endpoint for years.
  */
 static int64_t
 parse_rfc3339_in_ms(const char *v, size_t len)
@@ -112,7 +124,7 @@ parse_rfc3339_in_ms(const char *v, size_t len)
 	char tmp[64];
 	struct tm tm;
 	const char *end;
-	time_t t;
+	time_t t, now;
 
 	if (len == 0 || len >= sizeof(tmp))
 		return -1;
@@ -124,7 +136,10 @@ parse_rfc3339_in_ms(const char *v, size_t len)
 	t = timegm(&tm);
 	if (t == (time_t)-1)
 		return -1;
-	return t > time(NULL) ? (int64_t)(t - time(NULL)) * 1000 : 0;
+	now = time(NULL);
+	if (t <= now)
+		return 0;
+	return t - now > DAY_MS / 1000 ? -1 : (int64_t)(t - now) * 1000;
 }
 
 void

@@ -103,13 +103,20 @@ record_custom_id(const char *line, size_t len)
 	return id;
 }
 
+/*
+ * Counts past USAGE_MAX are not token counts: they count as none.  The
+ * bound also keeps the cast defined: a double over 2^64 ("1e30", found
+ * by fuzzing) is undefined behaviour when converted (C11 6.3.1.4).
+ */
+#define USAGE_MAX	1e15
+
 static uint64_t
 usage_num(const cJSON *obj, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
 
-	return cJSON_IsNumber(v) && v->valuedouble > 0 ?
-	    (uint64_t)v->valuedouble : 0;
+	return cJSON_IsNumber(v) && v->valuedouble > 0 &&
+	    v->valuedouble <= USAGE_MAX ? (uint64_t)v->valuedouble : 0;
 }
 
 void

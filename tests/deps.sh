@@ -11,7 +11,7 @@ libmicrohttpd:libmicrohttpd-dev libcrypto:libssl-dev cmocka:libcmocka-dev"
 cmds="pkg-config:pkg-config cc:gcc make:make prove:perl
 valgrind:valgrind curl:curl python3:python3 sshd:openssh-server
 ssh:openssh-client sshfs:sshfs rsync:rsync zip:zip unzip:unzip zstd:zstd
-mandoc:mandoc promtool:prometheus"
+mandoc:mandoc promtool:prometheus clang:clang"
 
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
@@ -29,6 +29,15 @@ done
 # The e2e tests validate against OpenAI's schemas with Debian's jsonschema.
 /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 ||
 	missing="$missing python3-jsonschema"
+# make fuzz links libFuzzer, which Debian's clang only recommends.
+if command -v clang >/dev/null 2>&1; then
+	rt=$(clang --print-runtime-dir 2>/dev/null)
+	v=$(clang -dumpversion 2>/dev/null); v=${v%%.*}
+	[ -f "$rt/libclang_rt.fuzzer-$(uname -m).a" ] ||
+		missing="$missing libclang-rt-${v:-14}-dev"
+else
+	missing="$missing libclang-rt-14-dev"
+fi
 
 missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
 if [ -z "${missing% }" ]; then

@@ -13,8 +13,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -506,6 +508,20 @@ feed(struct http_response *r, const char *line)
 	http_parse_header(r, line, strlen(line));
 }
 
+/* Feeds "name: TIME" with TIME secs from now in RFC 3339. */
+static void
+rfc3339_in(struct http_response *r, const char *name, time_t secs)
+{
+	char line[128], when[32];
+	time_t t = time(NULL) + secs;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(line, sizeof(line), "%s: %s\r\n", name, when);
+	feed(r, line);
+}
+
 static void
 test_proto_http_ratelimit_reset(void **state)
 {
@@ -538,9 +554,15 @@ test_proto_http_ratelimit_reset(void **state)
 	assert_int_equal(r.remaining, 3);
 	http_response_init(&r);
 	feed(&r, "anthropic-ratelimit-requests-remaining: 0\r\n");
-	feed(&r, "anthropic-ratelimit-requests-reset: 2999-01-01T00:00:00Z\r\n");
+	rfc3339_in(&r, "anthropic-ratelimit-requests-reset", 3600);
 	assert_int_equal(r.remaining, 0);
-	assert_true(r.reset_ms > 0);
+	assert_true(r.reset_ms > 3590000 && r.reset_ms <= 3600000);
+	/* More than a day ahead is a skewed clock, not a wait. */
+	http_response_init(&r);
+	feed(&r, "anthropic-ratelimit-tokens-reset: 2999-01-01T00:00:00Z\r\n");
+	assert_int_equal(r.reset_ms, -1);
+	feed(&r, "anthropic-ratelimit-tokens-reset: 2001-01-01T00:00:00Z\r\n");
+	assert_int_equal(r.reset_ms, 0);
 	/* Connection refused: the endpoint, not the request. */
 	http_response_init(&r);
 	r.curl_code = 7;
@@ -581,6 +603,20 @@ test_proto_http_parse_header(void **state)
 	assert_int_equal(r.retry_after_ms, -1);
 	feed(&r, "Retry-After:\r\n");
 	assert_int_equal(r.retry_after_ms, -1);
+	/* Found by fuzz_http: strtod takes "nan", and its cast to an
+	 * integer is undefined.  Waits past a day are ignored too. */
+	feed(&r, "Retry-After: nan\r\n");
+	feed(&r, "retry-after-ms: NAN\r\n");
+	feed(&r, "Retry-After: 86401\r\n");
+	feed(&r, "x-ratelimit-reset-tokens: nans\r\n");
+	feed(&r, "x-ratelimit-reset-requests: 1ms-nanms\r\n");
+	feed(&r, "x-ratelimit-reset-requests: 24h1ms\r\n");
+	assert_int_equal(r.retry_after_ms, -1);
+	assert_int_equal(r.reset_ms, -1);
+	feed(&r, "Retry-After: 86400\r\n");
+	assert_int_equal(r.retry_after_ms, 86400000);
+	feed(&r, "x-ratelimit-reset-requests: 24h\r\n");
+	assert_int_equal(r.reset_ms, 86400000);
 
 	http_response_init(&r);
 	feed(&r, "x-request-id: abc\r\n");

@@ -309,6 +309,10 @@ test_record_usage(void **state)
 	static const char bad[] = "{\"usage\":{\"prompt_tokens\":-4,"
 	    "\"completion_tokens\":\"9\"}}";
 	static const char notobj[] = "{\"usage\":17}";
+	/* Found by fuzzing: casting 1e30 to uint64_t is undefined. */
+	static const char huge[] = "{\"usage\":{\"prompt_tokens\":1e30,"
+	    "\"completion_tokens\":2e15,\"input_tokens\":3,"
+	    "\"output_tokens\":1e15}}";
 	cJSON *body;
 	uint64_t in = 99, out = 99;
 
@@ -343,6 +347,13 @@ test_record_usage(void **state)
 	record_usage(body, &in, &out);
 	assert_int_equal(in, 0);
 	assert_int_equal(out, 0);
+	cJSON_Delete(body);
+
+	/* Counts no server sends are ignored, the others kept. */
+	body = cJSON_Parse(huge);
+	record_usage(body, &in, &out);
+	assert_int_equal(in, 3);
+	assert_int_equal(out, 1000000000000000ULL);
 	cJSON_Delete(body);
 }
 
