@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,7 +291,8 @@ set_budget(struct config *c, const char *v)
 
 	errno = 0;
 	d = strtod(v, &end);
-	if (errno != 0 || *end != '\0' || d < 0)
+	/* !isfinite: strtod takes "nan" and "inf", which no budget is. */
+	if (errno != 0 || end == v || *end != '\0' || !isfinite(d) || d < 0)
 		return -1;
 	c->budget = d;
 	return 0;

@@ -253,6 +253,8 @@ test_config_invalid_value(void **state)
 	expect_load_fail("[log]\nformat = xml\n", "format");
 	expect_load_fail("[batch]\nbudget = -3\n", "budget");
 	expect_load_fail("[batch]\nbudget = lots\n", "budget");
+	expect_load_fail("[batch]\nbudget = nan\n", "budget");
+	expect_load_fail("[batch]\nbudget = inf\n", "budget");
 	expect_load_fail("not an ini line\n", "syntax");
 	/* The reason a command cannot be split is given. */
 	expect_load_fail("[endpoint x]\ncommand = tr 'a-z A-Z\n",
