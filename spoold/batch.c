@@ -434,6 +434,12 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 	memset(&v, 0, sizeof(v));
 	b->input_fd = openat(spool_dirfd(sp, SPOOL_PROCESSING), input_name,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (b->input_fd == -1 && errno == ELOOP) {
+		/* Swapped for a symlink after intake looked: a bad input,
+		 * not a disk error to try again forever. */
+		err_set(err, "invalid_file", "%s is a symlink", input_name);
+		goto fail;
+	}
 	if (b->input_fd == -1 || fstat(b->input_fd, &st) == -1) {
 		err_set(err, "io_error", "open %s: %s", input_name,
 		    strerror(errno));
@@ -574,9 +580,9 @@ batch_open_loose(struct spool *sp, const struct config *cfg, const char *id,
 			} else {
 				char stem[SPOOL_NAME_MAX + 1];
 
-				spool_name_stem(b->members[i], stem,
-				    sizeof(stem));
-				if (idset_has(&done, stem))
+				if (spool_name_strip(b->members[i], stem,
+				    sizeof(stem)) == 0 &&
+				    idset_has(&done, stem))
 					bit_set(b, i);
 			}
 		}
@@ -724,7 +730,9 @@ batch_read_task(struct batch *b, const struct req_ref *ref,
 		goto out;
 	}
 	close(fd);
-	spool_name_stem(b->members[ref->ordinal], stem, sizeof(stem));
+	/* Not spool_name_stem: a custom_id may be longer than a batch id
+	 * (it left stem unset for a name of 201 to 255 bytes). */
+	spool_name_strip(b->members[ref->ordinal], stem, sizeof(stem));
 	r = task_parse_file(data.data, data.len, stem, lim, t, err);
 out:
 	buf_release(&data);

@@ -133,25 +133,45 @@ cand_sweep(struct intake *in, bool all)
 	}
 }
 
+/* Room left in a failed/ name for ".1000" and ".error.json". */
+#define FAILED_BASE_MAX	(SPOOL_NAME_MAX - 5 - 11)
+
 int
 intake_fail(struct spool *sp, enum spool_dir from, const char *name,
     const struct err *err)
 {
-	char target[SPOOL_NAME_MAX + 1], sidecar[SPOOL_NAME_MAX + 16];
+	char base[FAILED_BASE_MAX + 1], target[SPOOL_NAME_MAX + 1];
+	char sidecar[SPOOL_NAME_MAX + 16], *input;
+	size_t n, i;
 	cJSON *o;
 	char *text;
-	int i, r;
+	int r, k;
 
-	snprintf(target, sizeof(target), "%s", name);
-	for (i = 2; ; i++) {
+	/*
+	 * The drop keeps its name in failed/ unless that name is unsafe
+	 * (control bytes, not UTF-8) or leaves no room for the sidecar's
+	 * suffix: then a sanitised, shortened one, told in "file".
+	 */
+	if (spool_name_ok(name) && strlen(name) <= FAILED_BASE_MAX)
+		snprintf(base, sizeof(base), "%s", name);
+	else
+		spool_name_sanitize(name, base, sizeof(base));
+	snprintf(target, sizeof(target), "%s", base);
+	for (k = 2; ; k++) {
 		if (spool_move(sp, from, name, SPOOL_FAILED, target) == 0)
 			break;
-		if (errno != EEXIST || i > 1000)
+		if (errno != EEXIST || k > 1000)
 			return -1;
-		snprintf(target, sizeof(target), "%.240s.%d", name, i);
+		snprintf(target, sizeof(target), "%s.%d", base, k);
 	}
+	/* The name as given, but JSON strings must be UTF-8. */
+	input = xstrdup(name);
+	n = strlen(input);
+	for (i = 0; (i += utf8_check(input + i, n - i)) < n; i++)
+		input[i] = '?';
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "input", name);
+	cJSON_AddStringToObject(o, "input", input);
+	free(input);
 	cJSON_AddStringToObject(o, "file", target);
 	cJSON_AddStringToObject(o, "code", err->code);
 	cJSON_AddStringToObject(o, "message", err->msg);
@@ -222,6 +242,22 @@ examine(struct intake *in, const char *name, enum spool_kind kind,
 	    (uint64_t)st->st_ctim.tv_nsec / 1000000;
 	age_ms = nowms > changed_ms ? nowms - changed_ms : 0;
 	if (!c->moved_in && age_ms < in->cfg->settle_ms) {
+		*wait_ms = in->cfg->settle_ms - age_ms;
+		return true;
+	}
+	/*
+	 * A second link to the inode may be a file outside the spool that
+	 * the sender could not otherwise make us read: refuse it (moving
+	 * the link, never touching the file).  Linking changes the ctime,
+	 * so another instance's link+unlink move (a filesystem without
+	 * RENAME_NOREPLACE) is still within the settle time here.
+	 */
+	if (st->st_nlink > 1 && age_ms >= in->cfg->settle_ms) {
+		fail_drop(in, name, "invalid_file", "a hard link (the file "
+		    "has other names): drop a copy");
+		return false;
+	}
+	if (st->st_nlink > 1) {
 		*wait_ms = in->cfg->settle_ms - age_ms;
 		return true;
 	}
@@ -360,17 +396,6 @@ examine_dir(struct intake *in, const char *name, const struct stat *st,
 	return false;
 }
 
-static void
-note_once(struct intake *in, const char *name, const char *why)
-{
-	struct cand *c = cand_get(in, name, true);
-
-	c->seen = true;
-	if (!c->noted)
-		log_info("drop %s left in new/: %s", name, why);
-	c->noted = true;
-}
-
 /* Entries looked at per turn of the loop: one huge new/ must not
  * stall the daemon. */
 #define SCAN_SLICE	2000
@@ -389,7 +414,10 @@ scan_entry(struct intake *in, int dfd, const char *name)
 	if (kind == SPOOL_KIND_TEMP)
 		return;
 	if (!spool_name_ok(name)) {
-		note_once(in, name, "unsafe name");
+		/* No batch id, result or record can carry it: failed/,
+		 * under a sanitised name (intake_fail). */
+		fail_drop(in, name, "invalid_name", "the name has control "
+		    "characters or is not UTF-8");
 		return;
 	}
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "util.h"
 
 static enum log_level	 cur_level = LOG_LEVEL_INFO;
 static enum log_format	 cur_format = LOG_FORMAT_TEXT;
@@ -85,7 +86,7 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	int saved = errno;
 	char msg[2048];
 	struct buf line = BUF_INIT;
-	size_t n;
+	size_t n, len;
 
 	if (level > cur_level) {
 		errno = saved;
@@ -100,6 +101,10 @@ vlog(enum log_level level, int with_errno, const char *fmt, va_list ap)
 	for (n = 0; msg[n] != '\0'; n++)
 		if ((unsigned char)msg[n] < 0x20)
 			msg[n] = '?';
+	/* Nor a byte that is not UTF-8 make a JSON line invalid. */
+	len = strlen(msg);
+	for (n = 0; (n += utf8_check(msg + n, len - n)) < len; n++)
+		msg[n] = '?';
 	if (cur_syslog) {
 		syslog(priority[level], "%s: %s", procname, msg);
 	} else if (cur_format == LOG_FORMAT_JSON) {

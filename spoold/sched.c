@@ -211,7 +211,7 @@ record_failure(struct batch *b, uint64_t ordinal,
 	/* A loose request's custom_id defaults to its file's stem. */
 	if (custom_id == NULL && b->kind == BATCH_LOOSE &&
 	    ordinal < b->nmembers &&
-	    spool_name_stem(b->members[ordinal], stem, sizeof(stem)) == 0)
+	    spool_name_strip(b->members[ordinal], stem, sizeof(stem)) == 0)
 		custom_id = stem;
 	record_format(&line, custom_id != NULL ? custom_id : "unknown", 0,
 	    NULL, NULL, 0, err->code, err->msg);

@@ -155,7 +155,7 @@ map_fill(struct batch *b, const struct task_limits *lim, struct scan *sc,
 		if (batch_read_task(b, &ref, lim, &t, &err) == 0) {
 			map_put(sc->map, t.custom_id, i);
 			task_release(&t);
-		} else if (spool_name_stem(b->members[i], stem,
+		} else if (spool_name_strip(b->members[i], stem,
 		    sizeof(stem)) == 0) {
 			map_put(sc->map, stem, i);
 		}

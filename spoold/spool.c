@@ -120,7 +120,9 @@ spool_name_ok(const char *name)
 	for (p = (const unsigned char *)name; *p != '\0'; p++)
 		if (*p == '/' || *p < 0x20 || *p == 0x7f)
 			return false;
-	return true;
+	/* A batch id goes into JSON records and archive member names,
+	 * which must be UTF-8. */
+	return utf8_check(name, n) == n;
 }
 
 static bool
@@ -177,36 +179,66 @@ spool_name_kind(const char *name)
 	return SPOOL_KIND_OTHER;
 }
 
-int
-spool_name_stem(const char *name, char *id, size_t idlen)
+/* The length of name without its kind's suffix. */
+static size_t
+stem_len(const char *name)
 {
 	size_t i, n = strlen(name);
 
-	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+	for (i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (has_suffix(name, kinds[i].suffix) &&
-		    n > strlen(kinds[i].suffix)) {
-			n -= strlen(kinds[i].suffix);
-			break;
-		}
-	}
-	if (n == 0 || n >= idlen || n > SPOOL_BATCH_ID_MAX) {
+		    n > strlen(kinds[i].suffix))
+			return n - strlen(kinds[i].suffix);
+	return n;
+}
+
+int
+spool_name_stem(const char *name, char *id, size_t idlen)
+{
+	if (stem_len(name) > SPOOL_BATCH_ID_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	memcpy(id, name, n);
-	id[n] = '\0';
+	return spool_name_strip(name, id, idlen);
+}
+
+int
+spool_name_strip(const char *name, char *out, size_t outlen)
+{
+	size_t n = stem_len(name);
+
+	if (n == 0 || n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(out, name, n);
+	out[n] = '\0';
 	return 0;
 }
 
 void
 spool_name_sanitize(const char *name, char *out, size_t outlen)
 {
-	size_t i, n = 0;
+	size_t i, k, n = 0, len = strlen(name);
 
 	SPOOL_ASSERT(outlen > 1);
-	for (i = 0; name[i] != '\0' && n + 1 < outlen; i++) {
+	for (i = 0; i < len && n + 1 < outlen; i++) {
 		unsigned char c = (unsigned char)name[i];
 
+		if (c >= 0x80) {
+			/* A whole UTF-8 character is kept, if it fits;
+			 * a byte that is not UTF-8 becomes '_'. */
+			k = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (k <= len - i && utf8_check(name + i, k) == k) {
+				if (n + k >= outlen)
+					break;
+				memcpy(out + n, name + i, k);
+				n += k;
+				i += k - 1;
+				continue;
+			}
+			c = '_';
+		}
 		if (c == '/' || c < 0x20 || c == 0x7f || c == '\\')
 			c = '_';
 		out[n++] = (char)c;

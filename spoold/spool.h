@@ -65,6 +65,11 @@ enum spool_kind	 spool_name_kind(const char *name);
  * at most idlen bytes including the NUL; -1 if it does not fit or is empty.
  */
 int		 spool_name_stem(const char *name, char *id, size_t idlen);
+/*
+ * name without its kind's suffix, whatever its length (the custom_id of a
+ * bare loose body); -1 if it does not fit in outlen or is empty.
+ */
+int		 spool_name_strip(const char *name, char *out, size_t outlen);
 /* Copies name into out, replacing unsafe bytes by '_' (for custom_ids). */
 void		 spool_name_sanitize(const char *name, char *out,
 		    size_t outlen);

@@ -131,6 +131,13 @@ parse_bounded(const char *text, size_t len, const struct task_limits *lim,
 		err_set(err, "invalid_json", "NUL byte in request");
 		return NULL;
 	}
+	/* JSON is UTF-8 (RFC 8259), and so must be every record that
+	 * quotes a custom_id or carries a body on. */
+	if (utf8_check(text, len) < len) {
+		err_set(err, "invalid_json", "request is not valid UTF-8 "
+		    "(byte %zu)", utf8_check(text, len));
+		return NULL;
+	}
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (root == NULL) {
 		err_set(err, "invalid_json", "invalid JSON near byte %zu",
@@ -405,7 +412,8 @@ task_guess_custom_id(const char *line, size_t len)
 	for (q = p; q < end && *q != '"' && *q != '\\'; q++)
 		if ((unsigned char)*q < 0x20)
 			return NULL;
-	if (q >= end || *q != '"' || q == p || q - p > SPOOL_CUSTOM_ID_MAX)
+	if (q >= end || *q != '"' || q == p || q - p > SPOOL_CUSTOM_ID_MAX ||
+	    utf8_check(p, (size_t)(q - p)) < (size_t)(q - p))
 		return NULL;
 	return xstrndup(p, (size_t)(q - p));
 }

@@ -89,7 +89,12 @@ struct out {
 	long		 delay_ms;
 	enum fault	 fault;
 	uint64_t	 id;
+	bool		 redirect;	/* 302 with REDIRECT_TO */
 };
+
+/* Where the model "redirect" points: another host, where nothing
+ * listens, so that a client that follows it would fail differently. */
+#define REDIRECT_TO	"http://127.0.0.2:1/v1/chat/completions"
 
 /* The body of a truncated response: only cut of len bytes are sent. */
 struct cutbody {
@@ -1139,8 +1144,8 @@ fault_name(const char *s, size_t len)
 }
 
 /*
- * Model-name scripting: fail-CODE, flaky-N, slow-MS, and the faults
- * reset-N, truncate-N and hang-N.
+ * Model-name scripting: fail-CODE, flaky-N, slow-MS, redirect, and the
+ * faults reset-N, truncate-N and hang-N.
  */
 static void
 script_model(const char *model, const struct req *r, struct out *o)
@@ -1152,6 +1157,10 @@ script_model(const char *model, const struct req *r, struct out *o)
 	if (strncmp(model, "fail-", 5) == 0 &&
 	    parse_long(model + 5, 400, 599, &v))
 		fail(o, (unsigned int)v, NULL);
+	else if (strcmp(model, "redirect") == 0) {
+		fail(o, 302, "mock redirect to " REDIRECT_TO);
+		o->redirect = true;
+	}
 	else if (strncmp(model, "slow-", 5) == 0 &&
 	    parse_long(model + 5, 0, LATENCY_MAX, &v))
 		o->delay_ms += v;
@@ -1390,6 +1399,8 @@ build_response(const struct out *o)
 	add_header(resp, "Content-Type", "application/json");
 	snprintf(buf, sizeof(buf), "req_%016" PRIx64, o->id);
 	add_header(resp, "x-request-id", buf);
+	if (o->redirect)
+		add_header(resp, "Location", REDIRECT_TO);
 	if (o->retry_ms >= 0) {
 		snprintf(buf, sizeof(buf), "%ld",
 		    o->retry_ms > 0 ? (o->retry_ms + 999) / 1000 : 1);

@@ -204,6 +204,10 @@ test_spool_name_ok(void **state)
 	assert_false(spool_name_ok("a\tb"));
 	assert_false(spool_name_ok("\x01"));
 	assert_false(spool_name_ok("del\x7f"));
+	/* Names become batch ids in JSON records: UTF-8 only. */
+	assert_false(spool_name_ok("bad\xff\xfe.jsonl"));
+	assert_false(spool_name_ok("cut\xc3"));
+	assert_false(spool_name_ok("overlong\xc0\xaf"));
 	memset(name, 'n', sizeof(name));
 	name[255] = '\0';
 	assert_true(spool_name_ok(name));
@@ -292,6 +296,15 @@ test_spool_name_stem(void **state)
 	strcpy(longname + 200, ".jsonl");
 	assert_int_equal(spool_name_stem(longname, id, sizeof(id)), 0);
 	assert_int_equal(strlen(id), 200);
+	/* spool_name_strip: the same without the batch-id bound. */
+	memset(longname, 'c', 250);
+	strcpy(longname + 250, ".json");
+	assert_int_equal(spool_name_strip(longname, id, sizeof(id)), 0);
+	assert_int_equal(strlen(id), 250);
+	assert_int_equal(spool_name_strip("abcd.jsonl", small, sizeof(small)),
+	    -1);
+	assert_int_equal(spool_name_strip(".json", id, sizeof(id)), 0);
+	assert_string_equal(id, ".json");
 }
 
 static void
@@ -324,6 +337,13 @@ test_spool_name_sanitize(void **state)
 	assert_string_equal(out, "plain-name.json");
 	spool_name_sanitize("abcdef", tiny, sizeof(tiny));
 	assert_string_equal(tiny, "abc");
+	/* UTF-8 is kept whole; bytes that are not UTF-8 become '_'. */
+	spool_name_sanitize("caf\xc3\xa9\xff\xfe", out, sizeof(out));
+	assert_string_equal(out, "caf\xc3\xa9__");
+	assert_true(spool_name_ok(out));
+	/* A character that does not fit is left out, not cut. */
+	spool_name_sanitize("ab\xc3\xa9", tiny, sizeof(tiny));
+	assert_string_equal(tiny, "ab");
 }
 
 static void

@@ -119,6 +119,9 @@ test_task_invalid_json(void **state)
 	(void)state;
 	expect_invalid("{\"custom_id\":", "invalid_json");
 	expect_invalid("not json", "invalid_json");
+	/* JSON is UTF-8: a custom_id or body that is not never gets in. */
+	expect_invalid("{\"custom_id\":\"x\xff\",\"method\":\"POST\","
+	    "\"url\":\"/v1/chat/completions\",\"body\":{}}", "invalid_json");
 	expect_invalid("", "invalid_json");
 	expect_invalid(OPENAI_LINE " {}", "invalid_json");
 }
@@ -547,6 +550,7 @@ test_task_guess_custom_id(void **state)
 	assert_null(task_guess_custom_id(open, sizeof(open) - 1));
 	assert_null(task_guess_custom_id(empty, sizeof(empty) - 1));
 	assert_null(task_guess_custom_id("garbage", 7));
+	assert_null(task_guess_custom_id("{\"custom_id\":\"a\xff\"}", 17));
 	/* len bounds the search. */
 	assert_null(task_guess_custom_id(ok, 5));
 	assert_null(task_guess_custom_id(ok, 20));
