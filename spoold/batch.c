@@ -791,9 +791,21 @@ batch_has_pending(const struct batch *b)
 static void
 task_file_name(const char *custom_id, char *name, size_t len)
 {
-	char safe[SPOOL_NAME_MAX - 8];
+	char safe[SPOOL_NAME_MAX - 16];
+	uint32_t h = 2166136261u;
+	const char *p;
 
 	spool_name_sanitize(custom_id, safe, sizeof(safe));
+	/*
+	 * A custom_id that had to change ("a/b" -> "a_b") gets a hash of
+	 * the original, so that it cannot take another's file ("a_b").
+	 */
+	if (strcmp(safe, custom_id) != 0) {
+		for (p = custom_id; *p != '\0'; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+		snprintf(name, len, "%s.%08x.json", safe, h);
+		return;
+	}
 	/* Never shadow the batch's own files. */
 	if (strcmp(safe, "manifest") == 0 || strcmp(safe, "status") == 0)
 		snprintf(name, len, "_%s.json", safe);

@@ -6,7 +6,7 @@
 # a redirect.  Each ends in an error record; the daemon keeps serving;
 # nothing outside the spool is read into a result, written or created.
 . "$SPOOLD_SRC/tests/e2e/lib.sh"
-plan 58
+plan 59
 install_prefix
 start_mock
 spoolctl -d "$SPOOL" init >/dev/null
@@ -124,6 +124,9 @@ loose cid-uesc '\u002e\u002e/\u002e\u002e/escape-uesc'
 loose cid-nl 'new\nline'
 loose cid-600 "$cid600"
 loose cid-dots '..'
+# Two custom_ids that sanitise alike must not share a file.
+loose cid-col1 'col/x'
+loose cid-col2 'col_x'
 # 7-9: limits, requests, redirect.
 for f in big lim many req; do drop "$S/$f.jsonl"; done
 
@@ -214,14 +217,18 @@ check "a 255-byte .json name is processed (its task file shortened)" \
 
 # 6. custom_ids become sanitised names inside results/loose-*/ (one
 # batch or, on a slow day, two: every check looks in all of them).
-in_loose() { ls "$R"/loose-*/"$1" >/dev/null 2>&1; }
+# $1 is a glob (sanitised names carry a hash of the custom_id).
+in_loose() { ls "$R"/loose-*/$1 >/dev/null 2>&1; }
 loose_err() { cat "$R"/loose-*/errors.jsonl | grep -q "$1"; }
 check "../../escape-dotdot stays in the batch's directory" \
-    in_loose _._.._escape-dotdot.json
+    in_loose '_._.._escape-dotdot.*.json'
 check "/tmp/escape-abs stays in the batch's directory" \
-    in_loose "_tmp_escape-abs-$$.json"
-check "\\u002e escapes are sanitised like dots" in_loose _._.._escape-uesc.json
-check "a custom_id of '..' becomes a plain file" in_loose _..json
+    in_loose "_tmp_escape-abs-$$.*.json"
+check "\\u002e escapes are sanitised like dots" in_loose '_._.._escape-uesc.*.json'
+check "a custom_id of '..' becomes a plain file" in_loose '_..*.json'
+check "col/x and col_x keep a file each" sh -c \
+    'ls "$1"/loose-*/col_x.json "$1"/loose-*/col_x.*.json >/dev/null' \
+    sh "$R"
 check "a newline in a custom_id is refused" \
     loose_err '"custom_id":"cid-nl".*control character'
 check "a 600-byte custom_id is refused" \
