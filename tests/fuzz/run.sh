@@ -28,6 +28,8 @@ export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:allocator_may_return_null=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 fail=0
+npass=0
+nfail=0
 for t in "$@"; do
 	bin=$bdir/$t
 	name=${t#fuzz_}
@@ -43,6 +45,7 @@ for t in "$@"; do
 	    >"$work/regress.log" 2>&1); then
 		cat "$work/regress.log" >&2
 		echo "fuzz: $t: a regression input fails" >&2
+		nfail=$((nfail + 1))
 		fail=1
 		continue
 	fi
@@ -60,13 +63,17 @@ for t in "$@"; do
 	    "$work/log" | tail -1)
 	cov=$(grep -o 'cov: [0-9]*' "$work/log" | tail -1)
 	if [ $r != 0 ]; then
+		nfail=$((nfail + 1))
 		tail -60 "$work/log" >&2
 		echo "fuzz: $t: FAILED (exit $r) after ${execs:-?} runs;" \
 		    "input in $bdir/crashes/" >&2
 		fail=1
 	else
+		npass=$((npass + 1))
 		echo "fuzz: $t: ok, ${execs:-?} runs in ${secs}s, $cov," \
 		    "corpus $(ls "$work/corpus" | wc -l) inputs"
 	fi
 done
+# The runner's summary line, as make check's output must end with one.
+echo "$npass passed, $nfail failed"
 exit $fail
