@@ -192,6 +192,10 @@ write_archive(struct spool *sp, const struct config *cfg, struct batch *b,
 	case ARCHIVE_TAR_GZ:
 		archive_write_set_format_pax_restricted(a);
 		archive_write_add_filter_gzip(a);
+		/* Archives are written once and rarely read: speed first
+		 * (level 1 is ~3x faster than the default 6, ~10 % larger). */
+		archive_write_set_filter_option(a, "gzip",
+		    "compression-level", "1");
 		break;
 	case ARCHIVE_TAR_ZST:
 		archive_write_set_format_pax_restricted(a);
