@@ -792,8 +792,6 @@ static void
 task_file_name(const char *custom_id, char *name, size_t len)
 {
 	char safe[SPOOL_NAME_MAX - 16];
-	uint32_t h = 2166136261u;
-	const char *p;
 
 	spool_name_sanitize(custom_id, safe, sizeof(safe));
 	/*
@@ -801,9 +799,8 @@ task_file_name(const char *custom_id, char *name, size_t len)
 	 * the original, so that it cannot take another's file ("a_b").
 	 */
 	if (strcmp(safe, custom_id) != 0) {
-		for (p = custom_id; *p != '\0'; p++)
-			h = (h ^ (unsigned char)*p) * 16777619u;
-		snprintf(name, len, "%s.%08x.json", safe, h);
+		snprintf(name, len, "%s.%08x.json", safe,
+		    (unsigned)(idset_hash(custom_id) & 0xffffffffu));
 		return;
 	}
 	/* Never shadow the batch's own files. */

@@ -183,6 +183,8 @@ double		 batch_spent(const struct batch *b);
  */
 void		 batch_add_cost(const struct batch *b, const struct config *cfg,
 		    void *obj, bool stopped);
+/* Adds "request_counts" {total, completed, failed} to the cJSON obj. */
+void		 batch_add_counts(const struct batch *b, void *obj);
 /* Writes and fsyncs buffered lines, then counts them done. */
 int		 batch_commit(struct batch *b);
 bool		 batch_has_pending(const struct batch *b);

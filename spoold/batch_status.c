@@ -21,6 +21,16 @@
 #include "record.h"
 #include "util.h"
 
+void
+batch_add_counts(const struct batch *b, void *obj)
+{
+	cJSON *c = cJSON_AddObjectToObject(obj, "request_counts");
+
+	cJSON_AddNumberToObject(c, "total", (double)b->total);
+	cJSON_AddNumberToObject(c, "completed", (double)b->completed);
+	cJSON_AddNumberToObject(c, "failed", (double)b->failed);
+}
+
 double
 batch_spent(const struct batch *b)
 {
@@ -129,7 +139,7 @@ int
 batch_write_status(struct batch *b, const struct config *cfg,
     const char *status)
 {
-	cJSON *o, *counts, *usage, *d, *errs, *data, *e;
+	cJSON *o, *usage, *d, *errs, *data, *e;
 	char *text, input_file[SPOOL_NAME_MAX + 16];
 	int i, r;
 
@@ -161,10 +171,7 @@ batch_write_status(struct batch *b, const struct config *cfg,
 	if (b->state == BATCH_DONE)
 		cJSON_AddNumberToObject(o, "completed_at",
 		    (double)b->finished_at);
-	counts = cJSON_AddObjectToObject(o, "request_counts");
-	cJSON_AddNumberToObject(counts, "total", (double)b->total);
-	cJSON_AddNumberToObject(counts, "completed", (double)b->completed);
-	cJSON_AddNumberToObject(counts, "failed", (double)b->failed);
+	batch_add_counts(b, o);
 	usage = cJSON_AddObjectToObject(o, "usage");
 	cJSON_AddNumberToObject(usage, "input_tokens", (double)b->tokens_in);
 	d = cJSON_AddObjectToObject(usage, "input_tokens_details");

@@ -57,7 +57,7 @@ static char *
 manifest_text(const struct config *cfg, const struct batch *b,
     const struct file_info *files, int nfiles, const char *archive_name)
 {
-	cJSON *o, *c, *u, *arr, *f;
+	cJSON *o, *u, *arr, *f;
 	char *text, *path;
 	int i;
 
@@ -69,10 +69,7 @@ manifest_text(const struct config *cfg, const struct batch *b,
 	else
 		cJSON_AddNullToObject(o, "input_sha256");
 	cJSON_AddStringToObject(o, "status", b->final_status);
-	c = cJSON_AddObjectToObject(o, "request_counts");
-	cJSON_AddNumberToObject(c, "total", (double)b->total);
-	cJSON_AddNumberToObject(c, "completed", (double)b->completed);
-	cJSON_AddNumberToObject(c, "failed", (double)b->failed);
+	batch_add_counts(b, o);
 	u = cJSON_AddObjectToObject(o, "usage");
 	cJSON_AddNumberToObject(u, "input_tokens", (double)b->tokens_in);
 	cJSON_AddNumberToObject(u, "output_tokens", (double)b->tokens_out);

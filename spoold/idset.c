@@ -8,8 +8,8 @@
 #include "idset.h"
 #include "util.h"
 
-static uint64_t
-id_hash(const char *s)
+uint64_t
+idset_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -30,7 +30,7 @@ id_hash(const char *s)
 bool
 idset_add(struct idset *set, const char *s)
 {
-	uint64_t h = id_hash(s), *old;
+	uint64_t h = idset_hash(s), *old;
 	size_t i, oldcap;
 
 	if (set->n * 2 >= set->cap) {
@@ -68,7 +68,7 @@ idset_has(const struct idset *set, const char *s)
 
 	if (set->cap == 0)
 		return false;
-	h = id_hash(s);
+	h = idset_hash(s);
 	for (i = h & (set->cap - 1); set->h[i] != 0; i = (i + 1) &
 	    (set->cap - 1))
 		if (set->h[i] == h)

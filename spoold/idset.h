@@ -17,6 +17,8 @@ struct idset {
 	size_t		 n;
 };
 
+/* The 64-bit hash the set keeps of s (never 0). */
+uint64_t idset_hash(const char *s);
 /* Adds s; true if it was there already. */
 bool	idset_add(struct idset *set, const char *s);
 bool	idset_has(const struct idset *set, const char *s);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "idset.h"
 #include "input.h"
 #include "record.h"
 #include "sortout.h"
@@ -39,27 +40,11 @@ struct scan {
 	uint64_t	 ord;		/* input scan: next ordinal */
 };
 
-static uint64_t
-hash_id(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h == 0 ? 1 : h;
-}
 
 static void
 map_put(struct ordmap *m, const char *id, uint64_t ord)
 {
-	uint64_t h = hash_id(id);
+	uint64_t h = idset_hash(id);
 	size_t i;
 
 	for (i = h & (m->cap - 1); m->key[i] != 0; i = (i + 1) &
@@ -73,7 +58,7 @@ map_put(struct ordmap *m, const char *id, uint64_t ord)
 static uint64_t
 map_get(const struct ordmap *m, const char *id)
 {
-	uint64_t h = hash_id(id);
+	uint64_t h = idset_hash(id);
 	size_t i;
 
 	for (i = h & (m->cap - 1); m->key[i] != 0; i = (i + 1) &

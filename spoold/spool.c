@@ -125,6 +125,13 @@ spool_name_ok(const char *name)
 	return utf8_check(name, n) == n;
 }
 
+bool
+spool_batch_id_ok(const char *id)
+{
+	return spool_name_ok(id) && id[0] != '.' &&
+	    strlen(id) <= SPOOL_BATCH_ID_MAX;
+}
+
 static bool
 has_suffix(const char *name, const char *suffix)
 {
@@ -508,4 +515,44 @@ spool_sweep_tmp(int dfd, long age_s)
 	}
 	closedir(dir);
 	return 0;
+}
+
+long
+spool_count_inputs(struct spool *sp, enum spool_dir d, time_t *oldest)
+{
+	int dfd = spool_dirfd(sp, d);
+	struct dirent *de;
+	struct stat st;
+	size_t len;
+	long n = 0;
+	DIR *dir;
+
+	if ((dir = spool_opendir(dfd)) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		switch (spool_name_kind(de->d_name)) {
+		case SPOOL_KIND_TEMP:
+		case SPOOL_KIND_CANCEL:
+		case SPOOL_KIND_READY:
+		case SPOOL_KIND_FORCE:
+		case SPOOL_KIND_HOLD:
+			continue;
+		default:
+			break;
+		}
+		len = strlen(de->d_name);
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    (len > 6 && strcmp(de->d_name + len - 6, ".lease") == 0) ||
+		    (len > 11 &&
+		    strcmp(de->d_name + len - 11, ".error.json") == 0))
+			continue;
+		n++;
+		if (oldest != NULL && fstatat(dfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (*oldest == 0 || st.st_mtime < *oldest))
+			*oldest = st.st_mtime;
+	}
+	closedir(dir);
+	return n;
 }

@@ -57,6 +57,8 @@ const char	*spool_dir_name(enum spool_dir d);
 
 /* A name we may create or read: no '/', no control bytes, not . or .. */
 bool		 spool_name_ok(const char *name);
+/* A batch id a command may name: a safe name, not hidden, not too long. */
+bool		 spool_batch_id_ok(const char *id);
 /* A writer's temporary name (leading '.', .tmp, .part, ...; SPEC §3). */
 bool		 spool_name_is_temp(const char *name);
 enum spool_kind	 spool_name_kind(const char *name);
@@ -129,6 +131,14 @@ void		 spool_tmp_abort(struct spool_tmp **tp);
  */
 DIR		*spool_opendir(int dfd);
 
+/*
+ * The inputs and batches in directory d: not temp files, markers
+ * (.cancel .ready .force .hold), leases or .error.json sidecars.  With
+ * oldest, *oldest gets the mtime of the oldest (left alone if none).
+ * -1 if d cannot be read.  spoolctl status and the metrics count alike.
+ */
+long		 spool_count_inputs(struct spool *sp, enum spool_dir d,
+		    time_t *oldest);
 /* Removes hidden temp files (.*.tmp) older than age_s from dfd. */
 int		 spool_sweep_tmp(int dfd, long age_s);
 

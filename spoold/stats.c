@@ -8,16 +8,11 @@
  * journal at start are not counted again, so that a restart reads as a
  * counter reset, not as a burst.
  */
-#include <sys/stat.h>
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "exporter.h"
 #include "log.h"
@@ -90,90 +85,20 @@ ep_name(const struct sup *s, int ep)
 	return s->cfg->endpoints[ep].name;
 }
 
-/* An input waiting in new/ (not a marker or a request to cancel); a
- * directory batch has no suffix and counts as OTHER. */
-static bool
-is_input(const char *name)
-{
-	switch (spool_name_kind(name)) {
-	case SPOOL_KIND_JSONL:
-	case SPOOL_KIND_JSON:
-	case SPOOL_KIND_ARCHIVE:
-	case SPOOL_KIND_DIR:
-	case SPOOL_KIND_OTHER:
-		return true;
-	case SPOOL_KIND_TEMP:
-	case SPOOL_KIND_CANCEL:
-	case SPOOL_KIND_READY:
-	case SPOOL_KIND_FORCE:
-	case SPOOL_KIND_HOLD:
-		return false;
-	}
-	return false;
-}
-
-/* Counts what a directory holds: inputs and batches, not their leases,
- * sidecars or temporary files. */
-static uint64_t
-scan_dir(struct stats *st, const struct sup *s, enum scan_dir which)
-{
-	int dfd = spool_dirfd(s->sp, scan_dirs[which]), fd;
-	struct dirent *d;
-	struct stat sb;
-	uint64_t n = 0;
-	size_t len;
-	DIR *dir;
-
-	if ((fd = dup(dfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
-		log_warn("metrics: read %s/", scan_names[which]);
-		if (fd != -1)
-			close(fd);
-		return 0;
-	}
-	rewinddir(dir);
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.' || spool_name_is_temp(d->d_name))
-			continue;
-		len = strlen(d->d_name);
-		switch (which) {
-		case SCAN_NEW:
-			if (!is_input(d->d_name))
-				continue;
-			if (fstatat(dfd, d->d_name, &sb,
-			    AT_SYMLINK_NOFOLLOW) == 0 &&
-			    (st->oldest_new == 0 ||
-			    sb.st_mtime < st->oldest_new))
-				st->oldest_new = sb.st_mtime;
-			break;
-		case SCAN_PROCESSING:
-			/* ID.jsonl, or a loose batch's directory. */
-			if (spool_name_kind(d->d_name) != SPOOL_KIND_JSONL &&
-			    d->d_type != DT_DIR)
-				continue;
-			break;
-		case SCAN_DONE:
-		case SCAN_FAILED:
-			if (len > 11 &&
-			    strcmp(d->d_name + len - 11, ".error.json") == 0)
-				continue;
-			break;
-		case SCAN_N:
-			break;
-		}
-		n++;
-	}
-	closedir(dir);
-	return n;
-}
-
 static void
 scan_spool(struct stats *st, const struct sup *s)
 {
+	long n;
 	int i;
 
 	st->oldest_new = 0;
-	for (i = 0; i < SCAN_N; i++)
-		st->nfiles[i] = scan_dir(st, s, (enum scan_dir)i);
+	for (i = 0; i < SCAN_N; i++) {
+		n = spool_count_inputs(s->sp, scan_dirs[i], i == SCAN_NEW ?
+		    &st->oldest_new : NULL);
+		if (n == -1)
+			log_warn("metrics: read %s/", scan_names[i]);
+		st->nfiles[i] = n > 0 ? (uint64_t)n : 0;
+	}
 	st->scanned_ms = now_ms();
 }
 

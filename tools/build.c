@@ -652,12 +652,6 @@ write_file(FILE *in, const char *path)
 	return EX_OK;
 }
 
-static bool
-batch_id_ok(const char *id)
-{
-	return spool_name_ok(id) && id[0] != '.' &&
-	    strlen(id) <= SPOOL_BATCH_ID_MAX;
-}
 
 static int
 deliver(struct build *b, const char *spool_dir, const char *output,
@@ -696,7 +690,7 @@ deliver(struct build *b, const char *spool_dir, const char *output,
 	}
 	if (batch == NULL)
 		batch = first;
-	if (!batch_id_ok(batch)) {
+	if (!spool_batch_id_ok(batch)) {
 		fprintf(stderr, "spoolctl: %s: not a batch id; name one with "
 		    "--batch\n", batch);
 		return EX_USAGE;
@@ -781,7 +775,7 @@ build_main(int argc, char **argv, const char *spool_dir)
 		}
 	}
 	if (tmpl == NULL || optind == argc || ((batch != NULL || force) &&
-	    !submit) || (batch != NULL && !batch_id_ok(batch))) {
+	    !submit) || (batch != NULL && !spool_batch_id_ok(batch))) {
 		usage();
 		return EX_USAGE;
 	}

@@ -388,11 +388,6 @@ usage(void)
 	    "BATCH...\n");
 }
 
-static bool
-batch_id_ok(const char *id)
-{
-	return spool_name_ok(id) && id[0] != '.';
-}
 
 static int
 open_dir(const char *dir)
@@ -454,7 +449,7 @@ collect_main(int argc, char **argv, const char *spool_dir)
 		return EX_USAGE;
 	}
 	for (k = optind; k < argc; k++) {
-		if (!batch_id_ok(argv[k])) {
+		if (!spool_batch_id_ok(argv[k])) {
 			usage();
 			free(dir);
 			return EX_USAGE;

@@ -27,11 +27,6 @@
 #include "spool_limits.h"
 #include "util.h"
 
-static bool
-batch_id_ok(const char *id)
-{
-	return spool_name_ok(id) && id[0] != '.' && strchr(id, '/') == NULL;
-}
 
 static cJSON *
 read_json_at(int dfd, const char *name)
@@ -112,44 +107,6 @@ results_dir(struct spool *sp, const char *id)
 
 /* --- status -------------------------------------------------------- */
 
-/*
- * Inputs in a spool directory (not temp files, sidecars, leases or
- * markers); with oldest, the mtime of the oldest one.
- */
-static long
-count_inputs(struct spool *sp, enum spool_dir d, time_t *oldest)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	long n = 0;
-
-	if ((dir = spool_opendir(spool_dirfd(sp, d))) == NULL)
-		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		switch (spool_name_kind(de->d_name)) {
-		case SPOOL_KIND_TEMP:
-		case SPOOL_KIND_CANCEL:
-		case SPOOL_KIND_READY:
-		case SPOOL_KIND_FORCE:
-		case SPOOL_KIND_HOLD:
-			continue;
-		default:
-			break;
-		}
-		if ((d == SPOOL_FAILED && strstr(de->d_name, ".error.json")) ||
-		    (d == SPOOL_PROCESSING && strstr(de->d_name, ".lease")))
-			continue;
-		n++;
-		if (oldest != NULL && fstatat(spool_dirfd(sp, d), de->d_name,
-		    &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (*oldest == 0 || st.st_mtime < *oldest))
-			*oldest = st.st_mtime;
-	}
-	closedir(dir);
-	return n;
-}
-
 /* One running batch's line of status: progress, rate, ETA. */
 static cJSON *
 status_batch(struct spool *sp, const char *id, const cJSON *st)
@@ -204,8 +161,8 @@ ops_status(struct spool *sp, int argc, char **argv)
 	q = cJSON_AddObjectToObject(out, "queue");
 	for (i = 0; i < ARRAY_SIZE(dirs); i++)
 		cJSON_AddNumberToObject(q, spool_dir_name(dirs[i]),
-		    (double)count_inputs(sp, dirs[i], dirs[i] == SPOOL_NEW ?
-		    &oldest : NULL));
+		    (double)spool_count_inputs(sp, dirs[i],
+		    dirs[i] == SPOOL_NEW ? &oldest : NULL));
 	if (oldest != 0)
 		cJSON_AddNumberToObject(out, "oldest_pending_age_s",
 		    difftime(time(NULL), oldest));
@@ -445,7 +402,7 @@ ops_show(struct spool *sp, int argc, char **argv)
 	cJSON *info;
 	time_t t;
 
-	if ((argc != 2 && !json) || !batch_id_ok(id)) {
+	if ((argc != 2 && !json) || !spool_batch_id_ok(id)) {
 		fprintf(stderr, "usage: spoolctl show [--json] BATCH\n");
 		return EX_USAGE;
 	}
@@ -566,7 +523,7 @@ ops_watch(struct spool *sp, int argc, char **argv)
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc - 1 || !batch_id_ok(argv[optind])) {
+	if (optind != argc - 1 || !spool_batch_id_ok(argv[optind])) {
 		fprintf(stderr, "usage: spoolctl watch [-i INTERVAL] BATCH\n");
 		return EX_USAGE;
 	}
@@ -619,7 +576,7 @@ ops_hold(struct spool *sp, int argc, char **argv)
 	char name[SPOOL_NAME_MAX + 8];
 	int rfd;
 
-	if (argc != 2 || !batch_id_ok(argv[1])) {
+	if (argc != 2 || !spool_batch_id_ok(argv[1])) {
 		fprintf(stderr, "usage: spoolctl hold BATCH\n");
 		return EX_USAGE;
 	}
@@ -656,7 +613,7 @@ ops_release(struct spool *sp, int argc, char **argv)
 {
 	char name[SPOOL_NAME_MAX + 8];
 
-	if (argc != 2 || !batch_id_ok(argv[1])) {
+	if (argc != 2 || !spool_batch_id_ok(argv[1])) {
 		fprintf(stderr, "usage: spoolctl release BATCH\n");
 		return EX_USAGE;
 	}
@@ -830,7 +787,8 @@ purge_index(struct purge *p, struct spool *sp)
 		if (n <= 0)
 			continue;
 		id[n] = '\0';
-		if (batch_id_ok(id) && (bfd = results_dir(sp, id)) != -1) {
+		if (spool_batch_id_ok(id) &&
+		    (bfd = results_dir(sp, id)) != -1) {
 			close(bfd);
 			continue;	/* its results are still there */
 		}

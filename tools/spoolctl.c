@@ -250,11 +250,6 @@ cmd_purge(int argc, char **argv)
 	return run_op(ops_purge, argc, argv);
 }
 
-static bool
-batch_id_ok(const char *id)
-{
-	return spool_name_ok(id) && id[0] != '.';
-}
 
 /* BATCH.cancel into new/: the daemon that owns BATCH stops it. */
 static int
@@ -263,7 +258,7 @@ cmd_cancel(int argc, char **argv)
 	struct spool *sp;
 	char name[SPOOL_NAME_MAX + 8];
 
-	if (argc != 2 || !batch_id_ok(argv[1])) {
+	if (argc != 2 || !spool_batch_id_ok(argv[1])) {
 		usage();
 		return EX_USAGE;
 	}
@@ -290,7 +285,7 @@ cmd_retry(int argc, char **argv)
 	char name[SPOOL_NAME_MAX + 1], sidecar[SPOOL_NAME_MAX + 16];
 	int r = EX_OK;
 
-	if (argc != 2 || !batch_id_ok(argv[1])) {
+	if (argc != 2 || !spool_batch_id_ok(argv[1])) {
 		usage();
 		return EX_USAGE;
 	}

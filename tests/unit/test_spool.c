@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "spool_limits.h"
 #include "util.h"
 
 struct fixture {
@@ -549,6 +550,55 @@ test_spool_results_open(void **state)
 	assert_int_equal(spool_results_open(f->sp, "..", true), -1);
 }
 
+/* Ids a command may name: safe, not hidden, at most 200 bytes. */
+static void
+test_spool_batch_id_ok(void **state)
+{
+	char id[SPOOL_BATCH_ID_MAX + 2];
+
+	(void)state;
+	assert_true(spool_batch_id_ok("posts"));
+	assert_true(spool_batch_id_ok("loose-20261127T051230Z.2"));
+	assert_false(spool_batch_id_ok(".hidden"));
+	assert_false(spool_batch_id_ok("a/b"));
+	assert_false(spool_batch_id_ok(".."));
+	memset(id, 'x', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	assert_false(spool_batch_id_ok(id));
+	id[sizeof(id) - 2] = '\0';
+	assert_true(spool_batch_id_ok(id));
+}
+
+/* Inputs are counted, not markers, leases, sidecars or temp files. */
+static void
+test_spool_count_inputs(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const names[] = { "a.jsonl", "b.json", "c.tar.gz",
+	    "a.cancel", "a.hold", "b.ready", ".x.tmp", "z.part" };
+	int nfd = spool_dirfd(f->sp, SPOOL_NEW);
+	int ffd = spool_dirfd(f->sp, SPOOL_FAILED);
+	int pfd = spool_dirfd(f->sp, SPOOL_PROCESSING);
+	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	time_t oldest = 0;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		assert_int_equal(spool_write_at(nfd, names[i], "x", 1), 0);
+	assert_int_equal(mkdirat(nfd, "dir", 0770), 0);
+	assert_int_equal(utimensat(nfd, "b.json", old, 0), 0);
+	assert_int_equal(spool_count_inputs(f->sp, SPOOL_NEW, &oldest), 4);
+	assert_int_equal(oldest, 1000000000);
+	assert_int_equal(spool_write_at(ffd, "x.jsonl", "x", 1), 0);
+	assert_int_equal(spool_write_at(ffd, "x.jsonl.error.json", "{}", 2),
+	    0);
+	assert_int_equal(spool_count_inputs(f->sp, SPOOL_FAILED, NULL), 1);
+	assert_int_equal(spool_write_at(pfd, "p.jsonl", "x", 1), 0);
+	assert_int_equal(spool_write_at(pfd, "p.jsonl.lease", "x", 1), 0);
+	assert_int_equal(spool_count_inputs(f->sp, SPOOL_PROCESSING, NULL), 1);
+	assert_int_equal(spool_count_inputs(f->sp, SPOOL_DONE, NULL), 0);
+}
+
 int
 main(void)
 {
@@ -562,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_spool_name_kind),
 		cmocka_unit_test(test_spool_name_stem),
 		cmocka_unit_test(test_spool_name_sanitize),
+		cmocka_unit_test(test_spool_batch_id_ok),
 		cmocka_unit_test_setup_teardown(
 		    test_spool_write_atomic_no_temp_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -577,6 +628,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_spool_sweep_tmp,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spool_results_open,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_spool_count_inputs,
 		    setup, teardown),
 	};
 
