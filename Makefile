@@ -125,9 +125,15 @@ $(BUILD)/tests/iofault.so: tests/fault/iofault.c
 	    -shared -o $@ $< -ldl
 
 # The e2e scripts install into a temporary prefix from $(BUILD).
+# A failed check is repeated after prove's summary, with the warnings
+# its logs had (CI shows the tail of the output).
+E2E_FAILLOG = $(abspath $(BUILD))/e2e-failures.log
 e2e: $(BINS) $(BUILD)/tests/iofault.so
-	SPOOLD_BUILD=$(abspath $(BUILD)) SPOOLD_SRC=$(CURDIR) \
-	    prove $(PROVE_FLAGS) $(E2E_TESTS)
+	@rm -f $(E2E_FAILLOG)
+	@SPOOLD_BUILD=$(abspath $(BUILD)) SPOOLD_SRC=$(CURDIR) \
+	    SPOOLD_E2E_FAILLOG=$(E2E_FAILLOG) \
+	    prove $(PROVE_FLAGS) $(E2E_TESTS) || \
+	    { echo "Failed checks:"; cat $(E2E_FAILLOG) 2>/dev/null; exit 1; }
 
 check-plain:
 	$(MAKE) all unit e2e

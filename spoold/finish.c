@@ -23,7 +23,6 @@
 
 #include "finish.h"
 #include "input.h"
-#include "lease.h"
 #include "log.h"
 #include "notify.h"
 #include "sortout.h"
@@ -282,9 +281,6 @@ finish_notify_only(struct spool *sp, const struct config *cfg,
 		goto out;
 	}
 	notify_run(cfg, b->results_fd, b->id, m.data, m.len);
-	if (lease_remove(spool_dirfd(sp, SPOOL_PROCESSING),
-	    b->input_name) == -1)
-		log_warn("batch=%s remove lease", b->id);
 	r = 0;
 out:
 	if (fd != -1)
@@ -348,12 +344,13 @@ finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 		log_warn("batch=%s write manifest.json", b->id);
 		goto out;
 	}
-	/* Until the lease goes, a crash brings the batch back here. */
+	/*
+	 * Until the lease goes, a crash brings the batch back here.  The
+	 * supervisor removes it once we have exited: it reads the lease to
+	 * renew it, and on a FUSE spool (sshfs) one process unlinking a
+	 * file while another closes it leaks a .fuse_hidden file.
+	 */
 	notify_run(cfg, b->results_fd, b->id, manifest, strlen(manifest));
-	/* A leftover lease of a finished batch is swept by any instance. */
-	if (lease_remove(spool_dirfd(sp, SPOOL_PROCESSING),
-	    b->input_name) == -1)
-		log_warn("batch=%s remove lease", b->id);
 	r = 0;
 out:
 	cJSON_free(manifest);

@@ -503,14 +503,21 @@ spool_sweep_tmp(int dfd, long age_s)
 		return -1;
 	while ((de = readdir(dir)) != NULL) {
 		size_t n = strlen(de->d_name);
+		bool tmp = de->d_name[0] == '.' && n >= 5 &&
+		    strcmp(de->d_name + n - 4, ".tmp") == 0;
+		/*
+		 * libfuse renames a file unlinked while open to .fuse_hidden*
+		 * and unlinks that on the last close, but loses track when
+		 * the close races the rename.  The rename set its ctime.
+		 */
+		bool hidden = strncmp(de->d_name, ".fuse_hidden", 12) == 0;
 
-		if (de->d_name[0] != '.' || n < 5 ||
-		    strcmp(de->d_name + n - 4, ".tmp") != 0)
+		if (!tmp && !hidden)
 			continue;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (now - st.st_mtime >= age_s)
+		if (now - (tmp ? st.st_mtime : st.st_ctime) >= age_s)
 			unlinkat(dfd, de->d_name, 0);
 	}
 	closedir(dir);

@@ -139,7 +139,10 @@ DIR		*spool_opendir(int dfd);
  */
 long		 spool_count_inputs(struct spool *sp, enum spool_dir d,
 		    time_t *oldest);
-/* Removes hidden temp files (.*.tmp) older than age_s from dfd. */
+/*
+ * Removes from dfd hidden temp files (.*.tmp) and the .fuse_hidden*
+ * files a FUSE mount (sshfs) can leak, older than age_s.
+ */
 int		 spool_sweep_tmp(int dfd, long age_s);
 
 #endif

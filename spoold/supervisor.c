@@ -81,6 +81,10 @@ finished(struct sup *s, int i, int status)
 		    -1 && errno == EEXIST)
 			unlinkat(spool_dirfd(s->sp, SPOOL_NEW), cancel, 0);
 	}
+	/* A leftover lease of a finished batch is swept by any instance. */
+	if (lease_remove(spool_dirfd(s->sp, SPOOL_PROCESSING),
+	    b->input_name) == -1)
+		log_warn("batch=%s remove lease", b->id);
 	stats_batch_done(s, b->final_status);
 	log_info("batch=%s %s: %llu requests, %llu succeeded, "
 	    "%llu failed", b->id, b->final_status, (unsigned long long)b->total,

@@ -23,7 +23,13 @@ fi
 
 plan() { echo "1..$1"; }
 ok() { _n=$((_n + 1)); echo "ok $_n - $*"; }
-not_ok() { _n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $*"; }
+not_ok() {
+	_n=$((_n + 1)); _failed=$((_failed + 1)); echo "not ok $_n - $*"
+	# make e2e repeats these after prove's summary, where CI logs show it.
+	[ -n "${SPOOLD_E2E_FAILLOG:-}" ] &&
+	    echo "$(basename "$0"): not ok $_n - $*" >> "$SPOOLD_E2E_FAILLOG"
+	return 0
+}
 diag() { echo "# $*"; }
 # check DESC CMD...: ok if CMD succeeds.
 check() {
@@ -45,7 +51,23 @@ cleanup() {
 		rm -rf "$TRASH"
 	else
 		echo "# trash kept: $TRASH" >&2
+		[ -n "${SPOOLD_E2E_FAILLOG:-}" ] && _fail_context
 	fi
+}
+
+# The warnings of the logs in $TRASH and what is left in processing/,
+# for the failure log.
+_fail_context() {
+	{
+		for _l in "$TRASH"/*.log; do
+			[ -f "$_l" ] || continue
+			grep '^<[0-4]>' "$_l" | tail -n 5 |
+			    sed "s|^|    $(basename "$_l"): |"
+		done
+		[ -d "$SPOOL/processing" ] &&
+		    echo "    processing/: $(ls -A "$SPOOL/processing" |
+		    tr '\n' ' ')"
+	} >> "$SPOOLD_E2E_FAILLOG" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM

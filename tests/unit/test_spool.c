@@ -505,15 +505,19 @@ test_spool_sweep_tmp(void **state)
 	touch_at(dfd, "visible.tmp");
 	touch_at(dfd, ".hidden");
 	touch_at(dfd, "data.jsonl");
+	touch_at(dfd, ".fuse_hidden0000000200000001");
 	assert_int_equal(mkdirat(dfd, ".dir.tmp", 0700), 0);
 
 	/* Fresh files survive a sweep with an age limit. */
 	assert_int_equal(spool_sweep_tmp(dfd, 3600), 0);
-	assert_int_equal(count_entries(dfd, &hidden), 6);
+	assert_int_equal(count_entries(dfd, &hidden), 7);
 
 	assert_int_equal(spool_sweep_tmp(dfd, 0), 0);
 	assert_int_equal(faccessat(dfd, ".x.tmp", F_OK, 0), -1);
 	assert_int_equal(faccessat(dfd, ".123.abc.tmp", F_OK, 0), -1);
+	/* What a FUSE mount leaked goes too. */
+	assert_int_equal(faccessat(dfd, ".fuse_hidden0000000200000001",
+	    F_OK, 0), -1);
 	assert_int_equal(faccessat(dfd, "visible.tmp", F_OK, 0), 0);
 	assert_int_equal(faccessat(dfd, ".hidden", F_OK, 0), 0);
 	assert_int_equal(faccessat(dfd, "data.jsonl", F_OK, 0), 0);
