@@ -45,6 +45,7 @@ CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 	    spoold/lease.c spoold/schedule.c spoold/prices.c
 # The daemon's modules (linked into spoold and the daemon unit tests).
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
+	    spoold/batch_journal.c spoold/batch_loose.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
 	    spoold/worker.c spoold/http.c spoold/execrun.c \
 	    spoold/execresult.c spoold/finish.c spoold/supervisor.c \
