@@ -45,6 +45,7 @@ CORE_SRC := spoold/util.c spoold/buf.c spoold/log.c spoold/spool.c \
 	    spoold/lease.c spoold/schedule.c spoold/prices.c
 # The daemon's modules (linked into spoold and the daemon unit tests).
 DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
+	    spoold/batch_journal.c spoold/batch_loose.c \
 	    spoold/pool.c spoold/proto.c spoold/ratelimit.c \
 	    spoold/worker.c spoold/http.c spoold/execrun.c \
 	    spoold/execresult.c spoold/finish.c spoold/supervisor.c \
@@ -55,9 +56,9 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/metrics.c spoold/exporter.c spoold/stats.c
 
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
-SPOOLCTL_SRC := tools/submit.c tools/build.c tools/collect.c \
-	    tools/template.c tools/chunk.c tools/csv.c tools/docid.c \
-	    tools/ops.c tools/estimate.c
+SPOOLCTL_SRC := tools/submit.c tools/build.c tools/build_input.c \
+	    tools/collect.c tools/template.c tools/chunk.c tools/csv.c \
+	    tools/docid.c tools/ops.c tools/ops_change.c tools/estimate.c
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SPOOLCTL_OBJ := $(SPOOLCTL_SRC:%.c=$(BUILD)/%.o)

@@ -1,5 +1,7 @@
 /*
- * ops - spoolctl ls, show, watch, hold, release and purge.
+ * ops - spoolctl status, ls, show and watch: read-only views of the
+ * spool, and the helpers they share with ops_change.c (hold, release,
+ * purge).
  *
  * Everything is read from the spool's files as spoold leaves them:
  * results/BATCH/status.json while a batch runs, manifest.json once it
@@ -10,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "buf.h"
 #include "input.h"
 #include "ops.h"
+#include "ops_internal.h"
 #include "spool.h"
 #include "spool_limits.h"
 #include "util.h"
@@ -72,8 +74,8 @@ print_json(cJSON *o)
 }
 
 /* "3d", "5h", "12m", "40s": an age for people. */
-static void
-fmt_age(double secs, char *out, size_t len)
+void
+ops_fmt_age(double secs, char *out, size_t len)
 {
 	if (secs < 0)
 		secs = 0;
@@ -87,8 +89,8 @@ fmt_age(double secs, char *out, size_t len)
 		snprintf(out, len, "%.0fs", secs);
 }
 
-static bool
-marker_exists(struct spool *sp, const char *id, const char *suffix)
+bool
+ops_marker_exists(struct spool *sp, const char *id, const char *suffix)
 {
 	char name[SPOOL_NAME_MAX + 16];
 
@@ -98,8 +100,8 @@ marker_exists(struct spool *sp, const char *id, const char *suffix)
 }
 
 /* results/BATCH open, or -1 (errno ENOENT: no such batch). */
-static int
-results_dir(struct spool *sp, const char *id)
+int
+ops_results_dir(struct spool *sp, const char *id)
 {
 	return openat(spool_dirfd(sp, SPOOL_RESULTS), id, O_RDONLY |
 	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -122,7 +124,7 @@ status_batch(struct spool *sp, const char *id, const cJSON *st)
 	cJSON_AddStringToObject(e, "batch", id);
 	cJSON_AddStringToObject(e, "status", jstr(st, "status") ?
 	    jstr(st, "status") : "unknown");
-	cJSON_AddBoolToObject(e, "held", marker_exists(sp, id, ".hold"));
+	cJSON_AddBoolToObject(e, "held", ops_marker_exists(sp, id, ".hold"));
 	cJSON_AddNumberToObject(e, "total", total);
 	cJSON_AddNumberToObject(e, "completed", ok);
 	cJSON_AddNumberToObject(e, "failed", bad);
@@ -177,7 +179,7 @@ ops_status(struct spool *sp, int argc, char **argv)
 	if ((dir = spool_opendir(rfd)) != NULL) {
 		while ((de = readdir(dir)) != NULL) {
 			if (de->d_name[0] == '.' ||
-			    (bfd = results_dir(sp, de->d_name)) == -1)
+			    (bfd = ops_results_dir(sp, de->d_name)) == -1)
 				continue;
 			/* A manifest means finished: not in progress. */
 			if (faccessat(bfd, "manifest.json", F_OK, 0) == -1 &&
@@ -199,7 +201,7 @@ ops_status(struct spool *sp, int argc, char **argv)
 	    jnum(q, "new", NULL), jnum(q, "processing", NULL),
 	    jnum(q, "done", NULL), jnum(q, "failed", NULL));
 	if (oldest != 0) {
-		fmt_age(difftime(time(NULL), oldest), age, sizeof(age));
+		ops_fmt_age(difftime(time(NULL), oldest), age, sizeof(age));
 		printf("oldest pending: %s\n", age);
 	}
 	if (sched != NULL && cJSON_IsFalse(cJSON_GetObjectItem(sched,
@@ -219,7 +221,7 @@ ops_status(struct spool *sp, int argc, char **argv)
 
 		snprintf(eta, sizeof(eta), "?");
 		if (cJSON_IsNumber(cJSON_GetObjectItem(e, "eta_s")))
-			fmt_age(jnum(e, "eta_s", NULL), eta, sizeof(eta));
+			ops_fmt_age(jnum(e, "eta_s", NULL), eta, sizeof(eta));
 		printf("  %-32s %8.0f/%-8.0f %5.1f%%  %.0f failed (%.1f%%), "
 		    "%.1f/s, ETA %s%s\n",
 		    cJSON_GetObjectItem(e, "batch")->valuestring, done, total,
@@ -269,7 +271,8 @@ ls_state(struct spool *sp, enum spool_dir d, cJSON *arr, bool json)
 			cJSON_AddItemToArray(arr, e);
 			continue;
 		}
-		fmt_age(difftime(time(NULL), st.st_mtime), age, sizeof(age));
+		ops_fmt_age(difftime(time(NULL), st.st_mtime), age,
+		    sizeof(age));
 		printf("%-10s %12lld %5s  %s%s\n", spool_dir_name(d),
 		    (long long)st.st_size, age, de->d_name,
 		    S_ISDIR(st.st_mode) ? "/" : "");
@@ -349,7 +352,7 @@ batch_info(struct spool *sp, const char *id)
 	cJSON *o, *st, *man;
 	int rfd;
 
-	if ((rfd = results_dir(sp, id)) == -1)
+	if ((rfd = ops_results_dir(sp, id)) == -1)
 		return NULL;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "batch", id);
@@ -363,9 +366,9 @@ batch_info(struct spool *sp, const char *id)
 		cJSON_AddStringToObject(o, "status", st != NULL &&
 		    jstr(st, "status") != NULL ? jstr(st, "status") :
 		    "validating");
-	cJSON_AddBoolToObject(o, "held", marker_exists(sp, id, ".hold"));
+	cJSON_AddBoolToObject(o, "held", ops_marker_exists(sp, id, ".hold"));
 	cJSON_AddBoolToObject(o, "cancel_requested",
-	    marker_exists(sp, id, ".cancel"));
+	    ops_marker_exists(sp, id, ".cancel"));
 	if (st != NULL)
 		cJSON_AddItemToObject(o, "status_json", st);
 	if (man != NULL)
@@ -469,7 +472,7 @@ draw_bar(double total, double done, double bad, double rate, bool tty)
 		bar[i] = i < fill ? '#' : '.';
 	bar[40] = '\0';
 	if (rate > 0)
-		fmt_age((total - done) / rate, eta, sizeof(eta));
+		ops_fmt_age((total - done) / rate, eta, sizeof(eta));
 	if (tty)
 		printf("\r[%s] %5.1f%% %.0f/%.0f, %.0f failed, %.1f/s, ETA %s"
 		    "\033[K", bar, 100 * frac, done, total, bad, rate, eta);
@@ -480,8 +483,8 @@ draw_bar(double total, double done, double bad, double rate, bool tty)
 }
 
 /* Is an input for id still waiting in new/ (not claimed yet)? */
-static bool
-pending_input(struct spool *sp, const char *id)
+bool
+ops_pending_input(struct spool *sp, const char *id)
 {
 	char stem[SPOOL_NAME_MAX + 1];
 	struct dirent *de;
@@ -530,7 +533,7 @@ ops_watch(struct spool *sp, int argc, char **argv)
 	id = argv[optind];
 	for (;;) {
 		if ((info = batch_info(sp, id)) == NULL) {
-			if (!pending_input(sp, id)) {
+			if (!ops_pending_input(sp, id)) {
 				fprintf(stderr, "spoolctl: no batch %s\n", id);
 				return EX_NOINPUT;
 			}
@@ -566,287 +569,4 @@ ops_watch(struct spool *sp, int argc, char **argv)
 		cJSON_Delete(info);
 		usleep((useconds_t)(interval_ms * 1000));
 	}
-}
-
-/* --- hold, release -------------------------------------------------- */
-
-int
-ops_hold(struct spool *sp, int argc, char **argv)
-{
-	char name[SPOOL_NAME_MAX + 8];
-	int rfd;
-
-	if (argc != 2 || !spool_batch_id_ok(argv[1])) {
-		fprintf(stderr, "usage: spoolctl hold BATCH\n");
-		return EX_USAGE;
-	}
-	if ((rfd = results_dir(sp, argv[1])) == -1 &&
-	    !pending_input(sp, argv[1])) {
-		fprintf(stderr, "spoolctl: no batch %s\n", argv[1]);
-		return EX_NOINPUT;
-	}
-	if (rfd != -1 && faccessat(rfd, "manifest.json", F_OK, 0) == 0) {
-		fprintf(stderr, "spoolctl: batch %s has finished\n", argv[1]);
-		close(rfd);
-		return EX_DATAERR;
-	}
-	if (rfd != -1)
-		close(rfd);
-	snprintf(name, sizeof(name), "%s.hold", argv[1]);
-	if (marker_exists(sp, argv[1], ".hold")) {
-		printf("%s is already held\n", argv[1]);
-		return EX_OK;
-	}
-	if (spool_write_atomic(sp, SPOOL_TMP, name, "", 0) == -1 ||
-	    spool_move(sp, SPOOL_TMP, name, SPOOL_NEW, name) == -1) {
-		fprintf(stderr, "spoolctl: new/%s: %s\n", name,
-		    strerror(errno));
-		return EX_IOERR;
-	}
-	printf("%s held: nothing more is dispatched until spoolctl release\n",
-	    argv[1]);
-	return EX_OK;
-}
-
-int
-ops_release(struct spool *sp, int argc, char **argv)
-{
-	char name[SPOOL_NAME_MAX + 8];
-
-	if (argc != 2 || !spool_batch_id_ok(argv[1])) {
-		fprintf(stderr, "usage: spoolctl release BATCH\n");
-		return EX_USAGE;
-	}
-	snprintf(name, sizeof(name), "%s.hold", argv[1]);
-	if (unlinkat(spool_dirfd(sp, SPOOL_NEW), name, 0) == -1) {
-		if (errno == ENOENT) {
-			fprintf(stderr, "spoolctl: %s is not held\n", argv[1]);
-			return EX_NOINPUT;
-		}
-		fprintf(stderr, "spoolctl: new/%s: %s\n", name,
-		    strerror(errno));
-		return EX_IOERR;
-	}
-	spool_fsync_dir(spool_dirfd(sp, SPOOL_NEW));
-	printf("%s released\n", argv[1]);
-	return EX_OK;
-}
-
-/* --- purge ---------------------------------------------------------- */
-
-/* Removes dfd/name and, for a directory, all below; never follows a
- * symlink (it removes the link).  Adds the bytes removed to *bytes. */
-static int
-remove_tree(int dfd, const char *name, uint64_t *bytes)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-	int fd, r = 0;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode)) {
-		*bytes += (uint64_t)st.st_size;
-		return unlinkat(dfd, name, 0) == -1 && errno != ENOENT ? -1 :
-		    0;
-	}
-	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	if ((dir = spool_opendir(fd)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(dir)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0 &&
-		    remove_tree(fd, de->d_name, bytes) == -1)
-			r = -1;
-	closedir(dir);
-	close(fd);
-	if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) == -1 &&
-	    errno != ENOENT)
-		r = -1;
-	return r;
-}
-
-struct purge {
-	time_t		 cutoff;
-	bool		 dry_run;
-	uint64_t	 bytes;
-	long		 count;
-	int		 errors;
-};
-
-static void
-purge_one(struct purge *p, struct spool *sp, enum spool_dir d,
-    const char *name, time_t mtime)
-{
-	char age[16];
-	uint64_t bytes = 0;
-
-	fmt_age(difftime(time(NULL), mtime), age, sizeof(age));
-	if (p->dry_run) {
-		printf("would purge %s/%s (%s old)\n", spool_dir_name(d), name,
-		    age);
-		p->count++;
-		return;
-	}
-	if (remove_tree(spool_dirfd(sp, d), name, &bytes) == -1) {
-		fprintf(stderr, "spoolctl: purge %s/%s: %s\n",
-		    spool_dir_name(d), name, strerror(errno));
-		p->errors++;
-		return;
-	}
-	printf("purged %s/%s (%s old)\n", spool_dir_name(d), name, age);
-	p->bytes += bytes;
-	p->count++;
-}
-
-/* done/ and archive/: whatever is older than the cutoff. */
-static void
-purge_dir(struct purge *p, struct spool *sp, enum spool_dir d)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-
-	if ((dir = spool_opendir(spool_dirfd(sp, d))) == NULL) {
-		p->errors++;
-		return;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    fstatat(spool_dirfd(sp, d), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 || st.st_mtime >= p->cutoff)
-			continue;
-		purge_one(p, sp, d, de->d_name, st.st_mtime);
-	}
-	closedir(dir);
-}
-
-/* results/: finished batches only, aged by their manifest. */
-static void
-purge_results(struct purge *p, struct spool *sp)
-{
-	int rfd = spool_dirfd(sp, SPOOL_RESULTS), bfd;
-	struct dirent *de;
-	struct stat st;
-	DIR *dir;
-
-	if ((dir = spool_opendir(rfd)) == NULL) {
-		p->errors++;
-		return;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.' ||
-		    (bfd = results_dir(sp, de->d_name)) == -1)
-			continue;
-		if (fstatat(bfd, "manifest.json", &st, AT_SYMLINK_NOFOLLOW) ==
-		    0 && st.st_mtime < p->cutoff)
-			purge_one(p, sp, SPOOL_RESULTS, de->d_name,
-			    st.st_mtime);
-		close(bfd);
-	}
-	closedir(dir);
-}
-
-/*
- * results/.sha256/SHA names the batch that ran a content.  Once that
- * batch's results are purged the entry goes too: the same content
- * dropped again then runs again (it would otherwise be refused as a
- * duplicate of results nobody has any more).
- */
-static void
-purge_index(struct purge *p, struct spool *sp)
-{
-	char id[SPOOL_NAME_MAX + 1];
-	struct dirent *de;
-	struct stat st;
-	ssize_t n;
-	int ifd, fd, bfd;
-	DIR *dir;
-
-	if ((ifd = openat(spool_dirfd(sp, SPOOL_RESULTS), ".sha256",
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return;
-	if ((dir = spool_opendir(ifd)) == NULL) {
-		close(ifd);
-		return;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] == '.' || fstatat(ifd, de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == -1 || st.st_mtime >= p->cutoff ||
-		    (fd = openat(ifd, de->d_name, O_RDONLY | O_NOFOLLOW |
-		    O_CLOEXEC)) == -1)
-			continue;
-		n = read_full(fd, id, sizeof(id) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		id[n] = '\0';
-		if (spool_batch_id_ok(id) &&
-		    (bfd = results_dir(sp, id)) != -1) {
-			close(bfd);
-			continue;	/* its results are still there */
-		}
-		if (!p->dry_run)
-			unlinkat(ifd, de->d_name, 0);
-	}
-	closedir(dir);
-	close(ifd);
-}
-
-int
-ops_purge(struct spool *sp, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "older-than", required_argument, NULL, 'o' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct purge p;
-	uint64_t age_ms = 0;
-	bool have_age = false;
-	int ch;
-
-	memset(&p, 0, sizeof(p));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "o:n", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'o':
-			if (parse_duration_ms(optarg, &age_ms) == -1) {
-				fprintf(stderr, "spoolctl: purge: bad age %s "
-				    "(e.g. 30d, 12h)\n", optarg);
-				return EX_USAGE;
-			}
-			have_age = true;
-			break;
-		case 'n':
-			p.dry_run = true;
-			break;
-		default:
-			have_age = false;
-			optind = argc + 1;
-			break;
-		}
-	}
-	if (!have_age || optind != argc) {
-		fprintf(stderr, "usage: spoolctl purge --older-than AGE "
-		    "[--dry-run]\n");
-		return EX_USAGE;
-	}
-	p.cutoff = time(NULL) - (time_t)(age_ms / 1000);
-	purge_dir(&p, sp, SPOOL_DONE);
-	purge_results(&p, sp);
-	purge_dir(&p, sp, SPOOL_ARCHIVE);
-	purge_index(&p, sp);
-	if (p.dry_run)
-		printf("%ld entries would be purged\n", p.count);
-	else
-		printf("%ld entries purged, %.1f MB freed\n", p.count,
-		    (double)p.bytes / 1e6);
-	return p.errors > 0 ? EX_IOERR : EX_OK;
 }
