@@ -60,8 +60,14 @@ SPOOLCTL_SRC := tools/submit.c tools/build.c tools/build_input.c \
 	    tools/collect.c tools/template.c tools/chunk.c tools/csv.c \
 	    tools/docid.c tools/ops.c tools/ops_change.c tools/estimate.c
 
+# spool-mockllm's modules, beside its main() in tools/spool-mockllm.c.
+MOCK_SRC := tools/mock.c tools/mock_handler.c tools/mock_faults.c \
+	    tools/mock_limits.c tools/mock_reply.c tools/mock_schema.c \
+	    tools/mock_stats.c tools/mock_timer.c
+
 CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/%.o)
 SPOOLCTL_OBJ := $(SPOOLCTL_SRC:%.c=$(BUILD)/%.o)
+MOCK_OBJ   := $(MOCK_SRC:%.c=$(BUILD)/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(BUILD)/%.o)
 LIBSPOOL   := $(BUILD)/libspool.a
 LIBDAEMON  := $(BUILD)/libspoold.a
@@ -99,7 +105,8 @@ $(BUILD)/bin/spoolctl: $(BUILD)/tools/spoolctl.o $(SPOOLCTL_OBJ) $(LIBSPOOL)
 	@mkdir -p $(@D)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/spool-mockllm: $(BUILD)/tools/spool-mockllm.o $(LIBSPOOL)
+$(BUILD)/bin/spool-mockllm: $(BUILD)/tools/spool-mockllm.o $(MOCK_OBJ) \
+	    $(LIBSPOOL)
 	@mkdir -p $(@D)
 	$(CC) $(SANLD) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
