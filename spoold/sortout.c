@@ -1,7 +1,7 @@
 /*
  * sortout - result files rewritten in input order (see sortout.h).
  *
- * XXX: custom_ids are matched by a 64-bit hash, as batch.c's replay
+ * XXX: custom_ids are matched by a 64-bit hash, as batch_journal.c's replay
  * does; two ids of one batch with the same hash would sort together.
  */
 #include <errno.h>

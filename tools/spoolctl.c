@@ -16,7 +16,8 @@
  *   spoolctl [-d SPOOL] collect [-o DIR] BATCH...
  *
  * build and collect live in build.c and collect.c, the operator's
- * commands (status, ls, show, watch, hold, release, purge) in ops.c.
+ * views (status, ls, show, watch) in ops.c, its actions (hold, release,
+ * purge) in ops_change.c.
  */
 #include <sys/stat.h>
 
