@@ -175,6 +175,14 @@ spoold_run() {
 		set -- --ready "$log" "spoold started" \
 		    --drop "$sp/new/.b.tmp" "$sp/new/b.jsonl" --term-on "$man" -- \
 		    "$BIN/spoold" -d "$sp" -e "$URL" -c "$conf" "$@"
+		# SPOOLD_WARM=N: a batch of N first, whose connections the
+		# measured batch then reuses (a daemon that has been running).
+		if [ -n "${SPOOLD_WARM:-}" ]; then
+			sed 's/"custom_id":"/"custom_id":"w/' "$(input "$SPOOLD_WARM")" \
+			    > "$sp/new/.w.tmp"
+			set -- --warm "$sp/new/.w.tmp" "$sp/new/w.jsonl" \
+			    "$sp/results/w/manifest.json" "$@"
+		fi
 	fi
 	# (the KEY=VALUE arguments were saved in $extra by the caller)
 	measure --out "$W/m.$scn.spoold" --until "$man" --also-pid "$MOCK_PID" \
@@ -278,6 +286,9 @@ if want 2; then
 	theo=$(( S2_INFLIGHT * 1000 / S2_LATENCY ))
 	L2="2. $S2_LATENCY ms, $S2_INFLIGHT in flight"
 	extra="theoretical=$theo" spoold_run 2 "$L2" "$S2_N" "$conf"
+	SPOOLD_WARM=$S2_INFLIGHT
+	extra="theoretical=$theo" spoold_run 2w "$L2, warm" "$S2_N" "$conf"
+	SPOOLD_WARM=
 	curl_parallel 2 "$L2" "$S2_N" "$S2_INFLIGHT"
 	stop_mock
 fi
