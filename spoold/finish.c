@@ -289,7 +289,8 @@ out:
 	return r;
 }
 
-int
+/* The finishing child's work; 0 or -1 (logged). */
+static int
 finish_run(struct spool *sp, const struct config *cfg, struct batch *b)
 {
 	struct file_info files[2] = {

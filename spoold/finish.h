@@ -17,8 +17,5 @@
 /* Forks the finishing child; returns its pid, or -1 with errno. */
 pid_t	finish_start(struct spool *sp, const struct config *cfg,
 	    struct batch *b);
-/* The same work in this process; 0 or -1 (logged). */
-int	finish_run(struct spool *sp, const struct config *cfg,
-	    struct batch *b);
 
 #endif

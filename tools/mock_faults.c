@@ -90,7 +90,7 @@ flaky_key(const struct req *r)
 
 /* "reset", "truncate" or "hang", as in X-Mock-Fault and model names. */
 enum fault
-fault_name(const char *s, size_t len)
+faults_by_name(const char *s, size_t len)
 {
 	static const struct {
 		const char	*name;
@@ -114,7 +114,7 @@ fault_name(const char *s, size_t len)
  * faults reset-N, truncate-N and hang-N.
  */
 void
-script_model(const char *model, const struct req *r, struct out *o)
+faults_script_model(const char *model, const struct req *r, struct out *o)
 {
 	const char *dash;
 	enum fault f;
@@ -122,9 +122,9 @@ script_model(const char *model, const struct req *r, struct out *o)
 
 	if (strncmp(model, "fail-", 5) == 0 &&
 	    parse_long(model + 5, 400, 599, &v))
-		fail(o, (unsigned int)v, NULL);
+		reply_fail(o, (unsigned int)v, NULL);
 	else if (strcmp(model, "redirect") == 0) {
-		fail(o, 302, "mock redirect to " REDIRECT_TO);
+		reply_fail(o, 302, "mock redirect to " REDIRECT_TO);
 		o->redirect = true;
 	}
 	else if (strncmp(model, "slow-", 5) == 0 &&
@@ -133,9 +133,9 @@ script_model(const char *model, const struct req *r, struct out *o)
 	else if (strncmp(model, "flaky-", 6) == 0 &&
 	    parse_long(model + 6, 0, INT32_MAX, &v) &&
 	    flaky_fail(flaky_key(r), v))
-		fail(o, 500, "mock flaky failure");
+		reply_fail(o, 500, "mock flaky failure");
 	else if ((dash = strchr(model, '-')) != NULL &&
-	    (f = fault_name(model, (size_t)(dash - model))) != FAULT_NONE &&
+	    (f = faults_by_name(model, (size_t)(dash - model))) != FAULT_NONE &&
 	    parse_long(dash + 1, 0, INT32_MAX, &v) &&
 	    flaky_fail(flaky_key(r), v))
 		o->fault = f;
@@ -146,12 +146,12 @@ script_model(const char *model, const struct req *r, struct out *o)
  * option is set and no earlier one applied.
  */
 void
-inject(struct out *o)
+faults_inject(struct out *o)
 {
 	if (opt.rate_429 > 0 && rnd_unit() < opt.rate_429)
-		fail(o, 429, "Rate limit reached (injected)");
+		reply_fail(o, 429, "Rate limit reached (injected)");
 	else if (opt.fail_rate > 0 && rnd_unit() < opt.fail_rate)
-		fail(o, 500, "The server had an error (injected)");
+		reply_fail(o, 500, "The server had an error (injected)");
 	else if (opt.reset_rate > 0 && rnd_unit() < opt.reset_rate)
 		o->fault = FAULT_RESET;
 	else if (opt.truncate_rate > 0 && rnd_unit() < opt.truncate_rate)

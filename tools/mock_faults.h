@@ -15,11 +15,11 @@
 void		faults_free(void);
 /* The fault named by the len bytes at s, case-insensitive, or
  * FAULT_NONE. */
-enum fault	fault_name(const char *s, size_t len);
+enum fault	faults_by_name(const char *s, size_t len);
 /* Applies what model scripts for request r to o. */
-void		script_model(const char *model, const struct req *r,
+void		faults_script_model(const char *model, const struct req *r,
 		    struct out *o);
 /* Draws the random errors and faults of the --*-rate options into o. */
-void		inject(struct out *o);
+void		faults_inject(struct out *o);
 
 #endif

@@ -85,20 +85,20 @@ decide(struct MHD_Connection *c, struct req *r, const char *url,
 	if ((r->post = strcmp(method, "POST") == 0))
 		atomic_fetch_add(&stats.req, 1);
 	if (o->api == API_NONE) {
-		fail(o, 404, "Unknown request URL");
+		reply_fail(o, 404, "Unknown request URL");
 		return;
 	}
 	if (o->api == API_MODELS || o->api == API_STATS) {
 		if (!get)
-			fail(o, 405, "Method not allowed");
+			reply_fail(o, 405, "Method not allowed");
 		else if (o->api == API_MODELS)
-			api_models(o);
+			reply_models(o);
 		else
-			api_stats(o);
+			stats_reply(o);
 		return;
 	}
 	if (!r->post) {
-		fail(o, 405, "Method not allowed");
+		reply_fail(o, 405, "Method not allowed");
 		return;
 	}
 	copy_cid(r, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -111,51 +111,52 @@ decide(struct MHD_Connection *c, struct req *r, const char *url,
 	if (parse_long(hv, 0, LATENCY_MAX, &v))
 		o->delay_ms = v;
 	if (r->too_big) {
-		fail(o, 413, "Request body too large");
+		reply_fail(o, 413, "Request body too large");
 		return;
 	}
-	if (!cc_admit(r)) {
+	if (!limits_cc_admit(r)) {
 		/* As a provider's concurrency limit does: at once. */
 		o->delay_ms = 0;
-		fail(o, 429, "Too many concurrent requests");
+		reply_fail(o, 429, "Too many concurrent requests");
 		return;
 	}
-	if (opt.rpm > 0 && !rl_check(true, &v, &reset)) {
+	if (opt.rpm > 0 && !limits_rpm_check(true, &v, &reset)) {
 		o->retry_ms = reset;
-		fail(o, 429, "Rate limit reached for requests per minute");
+		reply_fail(o, 429,
+		    "Rate limit reached for requests per minute");
 		return;
 	}
 	hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Mock-Status");
 	if (parse_long(hv, 400, 599, &v)) {
-		fail(o, (unsigned int)v, NULL);
+		reply_fail(o, (unsigned int)v, NULL);
 		return;
 	}
 	if (r->len > 0)
 		in = cJSON_ParseWithLength(r->body, r->len);
 	if (!cJSON_IsObject(in)) {
-		fail(o, 400, "We could not parse the JSON body of your "
+		reply_fail(o, 400, "We could not parse the JSON body of your "
 		    "request");
 		goto out;
 	}
 	/* The first of these that applies decides; later ones not drawn. */
 	hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Mock-Fault");
 	if (hv != NULL)
-		o->fault = fault_name(hv, strlen(hv));
+		o->fault = faults_by_name(hv, strlen(hv));
 	if (o->fault == FAULT_NONE)
-		script_model(req_model(in), r, o);
+		faults_script_model(req_model(in), r, o);
 	if (o->json == NULL && o->fault == FAULT_NONE)
-		inject(o);
+		faults_inject(o);
 	if (o->json == NULL && o->api == API_CHAT)
-		api_chat(in, o);
+		reply_chat(in, o);
 	else if (o->json == NULL && o->api == API_COMPL)
-		api_compl(in, o);
+		reply_compl(in, o);
 	else if (o->json == NULL && o->api == API_EMBED)
-		api_embed(in, o);
+		reply_embed(in, o);
 	else if (o->json == NULL)
-		api_msg(in, o);
+		reply_msg(in, o);
 	/* Only an answer that is a success costs tokens. */
 	if (opt.tpm > 0 && o->status == 0)
-		tpm_admit(o);
+		limits_tpm_admit(o);
 	if (o->fault == FAULT_HANG)
 		o->delay_ms += HANG_MS;
 out:
@@ -254,7 +255,7 @@ send_reply(struct MHD_Connection *c, struct req *r)
 	MHD_destroy_response(r->resp);
 	r->resp = NULL;
 	if (r->post)
-		account(r, r->status);
+		stats_account(r, r->status);
 	return ret;
 }
 
@@ -271,7 +272,7 @@ reset_conn(struct MHD_Connection *c, struct req *r)
 		    sizeof(lg));
 	MHD_destroy_response(r->resp);
 	r->resp = NULL;
-	account(r, 0);
+	stats_account(r, 0);
 	/* MHD_NO from the access handler makes MHD close the connection. */
 	return MHD_NO;
 }
@@ -283,7 +284,7 @@ hang_release(struct req *r)
 	struct out o = { .api = r->api, .retry_ms = -1, .id = r->id };
 	struct MHD_Response *resp;
 
-	fail(&o, 408, "mock hang released at shutdown");
+	reply_fail(&o, 408, "mock hang released at shutdown");
 	resp = build_response(&o);
 	cJSON_Delete(o.json);
 	if (resp == NULL)
@@ -305,7 +306,7 @@ finish(struct MHD_Connection *c, struct req *r)
 }
 
 enum MHD_Result
-handler(void *cls, struct MHD_Connection *c, const char *url,
+handler_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
     size_t *upsz, void **rcls)
 {
@@ -355,7 +356,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 	r->fault = o.fault;
 	r->id = o.id;
 	if (r->fault == FAULT_HANG)
-		account_hang(r);
+		stats_account_hang(r);
 	r->resp = build_response(&o);
 	cJSON_Delete(o.json);
 	if (r->resp == NULL)
@@ -367,7 +368,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 }
 
 void
-completed(void *cls, struct MHD_Connection *c, void **rcls,
+handler_completed(void *cls, struct MHD_Connection *c, void **rcls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct req *r = *rcls;
@@ -387,7 +388,7 @@ completed(void *cls, struct MHD_Connection *c, void **rcls,
 		atomic_fetch_sub(&stats.busy, 1);
 	if (r->resp != NULL) {
 		if (r->post)
-			account(r, 499);
+			stats_account(r, 499);
 		MHD_destroy_response(r->resp);
 	}
 	free(r->body);

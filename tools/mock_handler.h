@@ -12,12 +12,12 @@
 #include <microhttpd.h>
 
 /* MHD's access handler (MHD_AccessHandlerCallback); cls unused. */
-enum MHD_Result	handler(void *cls, struct MHD_Connection *c,
+enum MHD_Result	handler_request(void *cls, struct MHD_Connection *c,
 		    const char *url, const char *method, const char *version,
 		    const char *upload, size_t *upsz, void **rcls);
 /* MHD_OPTION_NOTIFY_COMPLETED: accounts for a request the client left,
  * and frees the request's state. */
-void		completed(void *cls, struct MHD_Connection *c, void **rcls,
-		    enum MHD_RequestTerminationCode toe);
+void		handler_completed(void *cls, struct MHD_Connection *c,
+		    void **rcls, enum MHD_RequestTerminationCode toe);
 
 #endif

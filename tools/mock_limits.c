@@ -75,7 +75,7 @@ fmt_ms(char *buf, size_t sz, long ms)
  * that do not count against the limit.
  */
 bool
-rl_check(bool take, long *remaining, long *reset_ms)
+limits_rpm_check(bool take, long *remaining, long *reset_ms)
 {
 	uint64_t now = now_ns() / 1000000;
 	bool ok = true;
@@ -133,7 +133,7 @@ tk_grow(void)
 }
 
 /*
- * The --tpm limiter, the token twin of rl_check: the tokens of the
+ * The --tpm limiter, the token twin of limits_rpm_check: the tokens of the
  * answers admitted over the last minute (or --rate-window).  want > 0
  * asks to admit that many, and on refusal *retry_ms says when enough
  * will have left the window for them to fit; want == 0 only reports.
@@ -141,8 +141,8 @@ tk_grow(void)
  * --rpm.
  */
 bool
-tk_check(long want, long *used, long *peak, long *remaining, long *reset_ms,
-    long *retry_ms)
+limits_tpm_check(long want, long *used, long *peak, long *remaining,
+    long *reset_ms, long *retry_ms)
 {
 	uint64_t now = now_ns() / 1000000;
 	long freed = 0;
@@ -207,7 +207,7 @@ usage_tokens(const cJSON *json)
  * OpenAI's (type "tokens") with the wait until it would fit.
  */
 void
-tpm_admit(struct out *o)
+limits_tpm_admit(struct out *o)
 {
 	long want, used, peak, rem, reset, retry;
 	cJSON *e;
@@ -215,7 +215,7 @@ tpm_admit(struct out *o)
 
 	if ((want = usage_tokens(o->json)) <= 0)
 		want = 1;
-	if (tk_check(want, &used, &peak, &rem, &reset, &retry))
+	if (limits_tpm_check(want, &used, &peak, &rem, &reset, &retry))
 		return;
 	fmt_ms(wait, sizeof(wait), retry);
 	snprintf(msg, sizeof(msg), "Rate limit reached for tokens per min "
@@ -224,7 +224,7 @@ tpm_admit(struct out *o)
 	o->retry_ms = retry;
 	/* The refused answer is not delivered, so neither is its fault. */
 	o->fault = FAULT_NONE;
-	fail(o, 429, msg);
+	reply_fail(o, 429, msg);
 	e = cJSON_GetObjectItemCaseSensitive(o->json, "error");
 	if (o->api != API_MSG && cJSON_HasObjectItem(e, "type"))
 		cJSON_ReplaceItemInObjectCaseSensitive(e, "type",
@@ -236,7 +236,7 @@ tpm_admit(struct out *o)
  * the clock of --max-concurrent-for if it is the first.
  */
 bool
-cc_limited(bool start)
+limits_cc_limited(bool start)
 {
 	/* Plus one, so that a cc_first of 0 means "no POST yet". */
 	uint64_t now = now_ns() / 1000000 + 1, first = 0;
@@ -266,9 +266,9 @@ peak_note(atomic_long *peak, long n)
  * --max-concurrent applies and that many are in progress already.
  */
 bool
-cc_admit(struct req *r)
+limits_cc_admit(struct req *r)
 {
-	bool limited = cc_limited(true);
+	bool limited = limits_cc_limited(true);
 	long n = atomic_load(&stats.busy);
 
 	do {
@@ -290,7 +290,7 @@ limits_headers(struct MHD_Response *resp)
 	long rem, reset, used, peak;
 
 	if (opt.rpm > 0) {
-		(void)rl_check(false, &rem, &reset);
+		(void)limits_rpm_check(false, &rem, &reset);
 		snprintf(buf, sizeof(buf), "%ld", opt.rpm);
 		add_header(resp, "x-ratelimit-limit-requests", buf);
 		snprintf(buf, sizeof(buf), "%ld", rem);
@@ -299,7 +299,7 @@ limits_headers(struct MHD_Response *resp)
 		add_header(resp, "x-ratelimit-reset-requests", buf);
 	}
 	if (opt.tpm > 0) {
-		(void)tk_check(0, &used, &peak, &rem, &reset, NULL);
+		(void)limits_tpm_check(0, &used, &peak, &rem, &reset, NULL);
 		snprintf(buf, sizeof(buf), "%ld", opt.tpm);
 		add_header(resp, "x-ratelimit-limit-tokens", buf);
 		snprintf(buf, sizeof(buf), "%ld", rem);

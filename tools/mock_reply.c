@@ -83,7 +83,7 @@ error_body(enum api api, unsigned int status, const char *msg)
 }
 
 void
-fail(struct out *o, unsigned int status, const char *msg)
+reply_fail(struct out *o, unsigned int status, const char *msg)
 {
 	char buf[128];
 
@@ -239,7 +239,7 @@ add_usage(cJSON *root, const char *k1, long a, const char *k2, long b,
 }
 
 void
-api_chat(const cJSON *in, struct out *o)
+reply_chat(const cJSON *in, struct out *o)
 {
 	struct conv cv;
 	char reply[512], *content;
@@ -248,14 +248,14 @@ api_chat(const cJSON *in, struct out *o)
 
 	if (!conv_scan(cJSON_GetObjectItemCaseSensitive(in, "messages"), NULL,
 	    &cv)) {
-		fail(o, 400, "'messages' must be a non-empty array of "
+		reply_fail(o, 400, "'messages' must be a non-empty array of "
 		    "objects with a 'role'");
 		return;
 	}
 	make_reply(reply, sizeof(reply), "mock reply to: ", cv.last_user,
 	    cv.h_all);
 	if ((content = chat_content(in, &cv, reply)) == NULL) {
-		fail(o, 500, "out of memory");
+		reply_fail(o, 500, "out of memory");
 		return;
 	}
 	o->json = resp_head("chatcmpl-", o->id, "chat.completion", in);
@@ -274,7 +274,7 @@ api_chat(const cJSON *in, struct out *o)
 }
 
 void
-api_compl(const cJSON *in, struct out *o)
+reply_compl(const cJSON *in, struct out *o)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(in, "prompt"), *e;
 	const char *text = NULL;
@@ -292,7 +292,8 @@ api_compl(const cJSON *in, struct out *o)
 		chars += strlen(e->valuestring);
 	}
 	if (text == NULL) {
-		fail(o, 400, "'prompt' must be a string or array of strings");
+		reply_fail(o, 400,
+		    "'prompt' must be a string or array of strings");
 		return;
 	}
 	if (cJSON_IsString(p))
@@ -346,7 +347,7 @@ embed_one(const cJSON *item, int idx, long *tok)
 }
 
 void
-api_embed(const cJSON *in, struct out *o)
+reply_embed(const cJSON *in, struct out *o)
 {
 	const cJSON *inp = cJSON_GetObjectItemCaseSensitive(in, "input"), *e;
 	cJSON *data;
@@ -355,7 +356,8 @@ api_embed(const cJSON *in, struct out *o)
 
 	if (!cJSON_IsString(inp) && (!cJSON_IsArray(inp) ||
 	    cJSON_GetArraySize(inp) == 0)) {
-		fail(o, 400, "'input' must be a string or a non-empty array");
+		reply_fail(o, 400,
+		    "'input' must be a string or a non-empty array");
 		return;
 	}
 	o->json = cJSON_CreateObject();
@@ -371,7 +373,7 @@ api_embed(const cJSON *in, struct out *o)
 }
 
 void
-api_msg(const cJSON *in, struct out *o)
+reply_msg(const cJSON *in, struct out *o)
 {
 	struct conv cv;
 	char reply[512], buf[64];
@@ -380,8 +382,8 @@ api_msg(const cJSON *in, struct out *o)
 
 	if (!conv_scan(cJSON_GetObjectItemCaseSensitive(in, "messages"),
 	    cJSON_GetObjectItemCaseSensitive(in, "system"), &cv)) {
-		fail(o, 400, "messages: must be a non-empty array of objects "
-		    "with a role");
+		reply_fail(o, 400, "messages: must be a non-empty array of "
+		    "objects with a role");
 		return;
 	}
 	make_reply(reply, sizeof(reply), "mock reply to: ", cv.last_user,
@@ -404,7 +406,7 @@ api_msg(const cJSON *in, struct out *o)
 }
 
 void
-api_models(struct out *o)
+reply_models(struct out *o)
 {
 	o->json = cJSON_Parse("{\"object\":\"list\",\"data\":[{\"id\":"
 	    "\"mock-1\",\"object\":\"model\",\"created\":0,"

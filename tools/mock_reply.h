@@ -13,16 +13,17 @@
 
 /* Replaces o's body by an error of that status; msg NULL says "mock
  * error: HTTP <status>".  A 429 gets a Retry-After if it has none. */
-void		 fail(struct out *o, unsigned int status, const char *msg);
+void		 reply_fail(struct out *o, unsigned int status,
+		    const char *msg);
 /* The request's "model", or "mock-1"; owned by in. */
 const char	*req_model(const cJSON *in);
 
 /* The answer to each API's request in, into o (o->json on success, or
- * an error by fail() when in is invalid). */
-void		 api_chat(const cJSON *in, struct out *o);
-void		 api_compl(const cJSON *in, struct out *o);
-void		 api_embed(const cJSON *in, struct out *o);
-void		 api_msg(const cJSON *in, struct out *o);
-void		 api_models(struct out *o);
+ * an error by reply_fail() when in is invalid). */
+void		 reply_chat(const cJSON *in, struct out *o);
+void		 reply_compl(const cJSON *in, struct out *o);
+void		 reply_embed(const cJSON *in, struct out *o);
+void		 reply_msg(const cJSON *in, struct out *o);
+void		 reply_models(struct out *o);
 
 #endif

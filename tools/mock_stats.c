@@ -38,7 +38,7 @@ stats_log_close(void)
 }
 
 void
-api_stats(struct out *o)
+stats_reply(struct out *o)
 {
 	long used, peak, rem, reset;
 
@@ -66,9 +66,9 @@ api_stats(struct out *o)
 	cJSON_AddNumberToObject(o->json, "peak_in_progress_unlimited",
 	    atomic_load(&stats.peak_after));
 	cJSON_AddBoolToObject(o->json, "concurrency_limited",
-	    cc_limited(false));
+	    limits_cc_limited(false));
 	if (opt.tpm > 0) {
-		(void)tk_check(0, &used, &peak, &rem, &reset, NULL);
+		(void)limits_tpm_check(0, &used, &peak, &rem, &reset, NULL);
 		cJSON_AddNumberToObject(o->json, "tokens_in_window", used);
 		cJSON_AddNumberToObject(o->json, "tokens_in_window_peak", peak);
 	}
@@ -103,7 +103,7 @@ log_line(const char *cid, const char *code)
  * hang was logged as "hang" when it began.
  */
 void
-account(const struct req *r, unsigned int status)
+stats_account(const struct req *r, unsigned int status)
 {
 	bool cut = false;
 	char code[16];
@@ -132,7 +132,7 @@ account(const struct req *r, unsigned int status)
 }
 
 void
-account_hang(struct req *r)
+stats_account_hang(struct req *r)
 {
 	/* Logged now: the client has usually given up by the end. */
 	atomic_fetch_add(&stats.hang, 1);

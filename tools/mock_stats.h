@@ -25,9 +25,9 @@ extern struct mock_stats stats;
 int	stats_log_open(const char *path);
 void	stats_log_close(void);
 /* The answer to GET /stats, into o->json. */
-void	api_stats(struct out *o);
-void	account(const struct req *r, unsigned int status);
-/* Counts and logs a hang as it begins, so that account() does not. */
-void	account_hang(struct req *r);
+void	stats_reply(struct out *o);
+void	stats_account(const struct req *r, unsigned int status);
+/* Counts and logs a hang as it begins, so that stats_account() does not. */
+void	stats_account_hang(struct req *r);
 
 #endif

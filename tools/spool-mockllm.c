@@ -309,13 +309,13 @@ main(int argc, char **argv)
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
 	if (!opt.quiet)
 		flags |= MHD_USE_ERROR_LOG;
-	d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL, handler,
-	    NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	d = MHD_start_daemon(flags, (uint16_t)opt.port, NULL, NULL,
+	    handler_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)opt.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, 10000U,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 120U,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, handler_completed, NULL,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "spool-mockllm: cannot listen on "
