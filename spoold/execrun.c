@@ -118,8 +118,6 @@ child_fail(int rep, enum child_step step)
 static void __attribute__((noreturn))
 child(const struct plan *p)
 {
-	struct sigaction sa;
-	sigset_t none;
 	struct rlimit nofile;
 	int fd[4], i, rep = p->fds[3];
 
@@ -129,15 +127,8 @@ child(const struct plan *p)
 	 * exit path; this covers a worker that is killed). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != p->parent)
 		_exit(127);
-	/* Ignored signals (the worker ignores SIGPIPE, SIGINT, ...) would
-	 * stay ignored across execve: give the command the defaults.
-	 * (glibc refuses 32 and 33, its own; its programs set them.) */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (i = 1; i < NSIG; i++)
-		(void)sigaction(i, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* The worker ignores SIGPIPE, SIGINT, ...: not the command. */
+	signals_reset();
 	/* Move the pipes above 3 first, so no dup2 hits a source. */
 	for (i = 0; i < 4; i++)
 		if ((fd[i] = fcntl(p->fds[i], F_DUPFD, 4)) == -1)

@@ -96,11 +96,9 @@ wait_exit(int pidfd, int ms)
 static void
 run_hook(const struct config *cfg, const char *id, char **env)
 {
-	struct sigaction sa;
-	sigset_t none;
 	char *path;
 	pid_t pid;
-	int pidfd, status = 0, i, devnull;
+	int pidfd, status = 0, devnull;
 
 	if ((path = resolve(cfg->on_complete_argv[0])) == NULL) {
 		log_warnx("batch=%s on_complete: %s not found in %s", id,
@@ -117,14 +115,8 @@ run_hook(const struct config *cfg, const char *id, char **env)
 	}
 	if (pid == 0) {
 		setsid();
-		/* The supervisor blocks and ignores signals; execve would
-		 * keep both. */
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (i = 1; i < NSIG; i++)
-			(void)sigaction(i, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* The supervisor blocks and ignores signals. */
+		signals_reset();
 		if (dup2(devnull, 0) == -1 || dup2(2, 1) == -1)
 			_exit(127);
 		(void)close_range(3, ~0U, 0);

@@ -64,8 +64,6 @@ static int
 spawn(struct pool *p, int idx)
 {
 	struct wproc *w = &p->w[idx];
-	struct sigaction sa;
-	sigset_t none;
 	char label[16];
 	int sv[2], fd;
 	pid_t pid;
@@ -83,12 +81,7 @@ spawn(struct pool *p, int idx)
 			_exit(71);
 		for (fd = 4; fd < 1024; fd++)
 			close(fd);
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		for (fd = 1; fd < NSIG; fd++)
-			sigaction(fd, &sa, NULL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		signals_reset();
 		snprintf(label, sizeof(label), "%d", idx);
 		execl(p->self, "spoold", "--worker", "3", label, (char *)NULL);
 		_exit(71);

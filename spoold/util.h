@@ -90,6 +90,13 @@ void	 err_set(struct err *e, const char *code, const char *fmt, ...)
 int	 parse_argv(const char *s, char ***argvp, struct err *err);
 void	 free_argv(char **argv);
 
+/*
+ * In a forked child about to exec: every signal back to its default and
+ * an empty mask (ignored and blocked signals survive execve).  glibc
+ * refuses its own two real-time signals; that is fine.
+ */
+void	 signals_reset(void);
+
 /* Format a unix time (seconds) as UTC "20261127T051230Z". */
 void	 format_utc_compact(time_t t, char out[17]);
 
