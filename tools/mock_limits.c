@@ -282,29 +282,36 @@ limits_cc_admit(struct req *r)
 	return true;
 }
 
+/* x-ratelimit-{limit,remaining,reset}-KIND, KIND requests or tokens. */
+static void
+limit_headers(struct MHD_Response *resp, const char *kind, long limit,
+    long remaining, long reset_ms)
+{
+	char name[48], buf[64];
+
+	snprintf(name, sizeof(name), "x-ratelimit-limit-%s", kind);
+	snprintf(buf, sizeof(buf), "%ld", limit);
+	add_header(resp, name, buf);
+	snprintf(name, sizeof(name), "x-ratelimit-remaining-%s", kind);
+	snprintf(buf, sizeof(buf), "%ld", remaining);
+	add_header(resp, name, buf);
+	snprintf(name, sizeof(name), "x-ratelimit-reset-%s", kind);
+	fmt_ms(buf, sizeof(buf), reset_ms);
+	add_header(resp, name, buf);
+}
+
 /* The x-ratelimit-* headers of every response, as OpenAI sends them. */
 void
 limits_headers(struct MHD_Response *resp)
 {
-	char buf[64];
 	long rem, reset, used, peak;
 
 	if (opt.rpm > 0) {
 		(void)limits_rpm_check(false, &rem, &reset);
-		snprintf(buf, sizeof(buf), "%ld", opt.rpm);
-		add_header(resp, "x-ratelimit-limit-requests", buf);
-		snprintf(buf, sizeof(buf), "%ld", rem);
-		add_header(resp, "x-ratelimit-remaining-requests", buf);
-		fmt_ms(buf, sizeof(buf), reset);
-		add_header(resp, "x-ratelimit-reset-requests", buf);
+		limit_headers(resp, "requests", opt.rpm, rem, reset);
 	}
 	if (opt.tpm > 0) {
 		(void)limits_tpm_check(0, &used, &peak, &rem, &reset, NULL);
-		snprintf(buf, sizeof(buf), "%ld", opt.tpm);
-		add_header(resp, "x-ratelimit-limit-tokens", buf);
-		snprintf(buf, sizeof(buf), "%ld", rem);
-		add_header(resp, "x-ratelimit-remaining-tokens", buf);
-		fmt_ms(buf, sizeof(buf), reset);
-		add_header(resp, "x-ratelimit-reset-tokens", buf);
+		limit_headers(resp, "tokens", opt.tpm, rem, reset);
 	}
 }
