@@ -19,7 +19,9 @@
 struct fd_reg {
 	loop_fd_cb	*cb;
 	void		*arg;
+	uint32_t	 events;	/* as epoll has them */
 	bool		 used;
+	bool		 parked;	/* registered, but nobody listens */
 };
 
 struct loop_timer {
@@ -79,6 +81,13 @@ loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb *cb,
 		    (size_t)(n - l->nfds) * sizeof(*l->fds));
 		l->nfds = n;
 	}
+	if (fd >= 0 && l->fds[fd].used && l->fds[fd].parked) {
+		/* Still registered from before it was parked. */
+		l->fds[fd].cb = cb;
+		l->fds[fd].arg = arg;
+		l->fds[fd].parked = false;
+		return loop_mod_fd(l, fd, events);
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = events;
 	ev.data.fd = fd;
@@ -86,7 +95,9 @@ loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb *cb,
 		return -1;
 	l->fds[fd].cb = cb;
 	l->fds[fd].arg = arg;
+	l->fds[fd].events = events;
 	l->fds[fd].used = true;
+	l->fds[fd].parked = false;
 	return 0;
 }
 
@@ -95,10 +106,19 @@ loop_mod_fd(struct loop *l, int fd, uint32_t events)
 {
 	struct epoll_event ev;
 
+	/* Callers re-state their interest every turn: only changes cost
+	 * a system call. */
+	if (fd >= 0 && fd < l->nfds && l->fds[fd].used &&
+	    l->fds[fd].events == events)
+		return 0;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = events;
 	ev.data.fd = fd;
-	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) == -1)
+		return -1;
+	if (fd >= 0 && fd < l->nfds)
+		l->fds[fd].events = events;
+	return 0;
 }
 
 void
@@ -109,7 +129,15 @@ loop_del_fd(struct loop *l, int fd)
 	/* The fd may already be closed: then epoll forgot it itself. */
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 	l->fds[fd].used = false;
+	l->fds[fd].parked = false;
 	l->fds[fd].cb = NULL;
+}
+
+void
+loop_park_fd(struct loop *l, int fd)
+{
+	if (fd >= 0 && fd < l->nfds && l->fds[fd].used)
+		l->fds[fd].parked = true;
 }
 
 struct loop_timer *
@@ -242,7 +270,12 @@ loop_run(struct loop *l)
 		for (i = 0; i < n; i++) {
 			fd = evs[i].data.fd;
 			/* An earlier callback may have removed this fd. */
-			if (fd < l->nfds && l->fds[fd].used)
+			if (fd >= l->nfds || !l->fds[fd].used)
+				continue;
+			/* Nobody wants it now: unregister it for real. */
+			if (l->fds[fd].parked)
+				loop_del_fd(l, fd);
+			else
 				l->fds[fd].cb(fd, evs[i].events,
 				    l->fds[fd].arg);
 		}

@@ -22,7 +22,16 @@ void		 loop_free(struct loop *l);
 int		 loop_add_fd(struct loop *l, int fd, uint32_t events,
 		    loop_fd_cb *cb, void *arg);
 int		 loop_mod_fd(struct loop *l, int fd, uint32_t events);
+/* Before the fd is closed (epoll keeps a descriptor that another
+ * process shares). */
 void		 loop_del_fd(struct loop *l, int fd);
+/*
+ * Stops delivering fd's events without a system call: the registration
+ * stays for a loop_add_fd of the same fd to reuse (a connection kept
+ * idle between requests), and goes at its first unwanted event or at
+ * loop_del_fd.
+ */
+void		 loop_park_fd(struct loop *l, int fd);
 
 /* Returns owned (free with loop_timer_free); created disarmed. */
 struct loop_timer *loop_timer_new(struct loop *l, loop_timer_cb *cb,

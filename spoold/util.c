@@ -1,6 +1,7 @@
 /*
  * util - memory, I/O and parsing helpers.
  */
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <ctype.h>
@@ -428,10 +429,9 @@ hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-void
-random_bytes(void *buf, size_t len)
+static void
+getrandom_all(unsigned char *p, size_t len)
 {
-	unsigned char *p = buf;
 	ssize_t n;
 	size_t i;
 
@@ -448,6 +448,66 @@ random_bytes(void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+	}
+}
+
+/*
+ * Random bytes come from getrandom(2) a page at a time: every result
+ * line takes an id, and a system call each was a worker's third most
+ * frequent one.  The page is MADV_WIPEONFORK, so a forked child finds
+ * it empty and never repeats its parent's bytes.  Where that advice is
+ * not known, every call goes to getrandom(2) itself.
+ */
+struct rand_pool {
+	size_t		 left;		/* unused, at the start; 0 after fork */
+	unsigned char	 bytes[4096 - sizeof(size_t)];
+};
+
+static struct rand_pool *
+rand_pool(void)
+{
+	static struct rand_pool *pool;
+	static bool tried;
+	void *p;
+
+	if (pool != NULL || tried)
+		return pool;
+	tried = true;
+	p = mmap(NULL, sizeof(*pool), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (madvise(p, sizeof(*pool), MADV_WIPEONFORK) == -1) {
+		munmap(p, sizeof(*pool));
+		return NULL;
+	}
+	pool = p;
+	return pool;
+}
+
+void
+random_bytes(void *buf, size_t len)
+{
+	struct rand_pool *pool = rand_pool();
+	unsigned char *p = buf;
+	size_t n;
+
+	if (pool == NULL || len > sizeof(pool->bytes) / 4) {
+		getrandom_all(p, len);
+		return;
+	}
+	while (len > 0) {
+		if (pool->left == 0) {
+			getrandom_all(pool->bytes, sizeof(pool->bytes));
+			pool->left = sizeof(pool->bytes);
+		}
+		n = pool->left < len ? pool->left : len;
+		pool->left -= n;
+		memcpy(p, pool->bytes + pool->left, n);
+		/* Handed out once: no copy of it stays behind. */
+		explicit_bzero(pool->bytes + pool->left, n);
+		p += n;
+		len -= n;
 	}
 }
 

@@ -85,6 +85,11 @@ struct worker {
 	struct xfer	*xfers;
 	struct xrun	*xruns;
 	int		 inflight;
+	/* Easy handles of finished transfers, for the next ones: no more
+	 * than were ever in flight at once. */
+	CURL		**spare;
+	size_t		 nspare;
+	size_t		 capspare;
 };
 
 static size_t
@@ -120,7 +125,12 @@ xfer_free(struct worker *w, struct xfer *x)
 		w->xfers = x->next;
 	if (x->next != NULL)
 		x->next->prev = x->prev;
-	curl_easy_cleanup(x->easy);
+	if (w->nspare == w->capspare) {
+		w->capspare = w->capspare ? w->capspare * 2 : 64;
+		w->spare = xreallocarray(w->spare, w->capspare,
+		    sizeof(*w->spare));
+	}
+	w->spare[w->nspare++] = x->easy;
 	curl_slist_free_all(x->headers);
 	buf_release(&x->body);
 	free(x->custom_id);
@@ -190,9 +200,12 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 	buf_release(&line);
 }
 
+/* Before the loop sleeps: the results of a whole turn in one write. */
 static void
-flush_chan(struct worker *w)
+flush_chan(void *arg)
 {
+	struct worker *w = arg;
+
 	if (chan_flush(&w->chan) == -1)
 		fatal("write to supervisor");
 	loop_mod_fd(w->loop, w->chan.fd,
@@ -216,7 +229,6 @@ check_done(struct worker *w)
 		xfer_free(w, x);
 		w->inflight--;
 	}
-	flush_chan(w);
 }
 
 /* Unlinks r from the worker's list and frees it (killing a command
@@ -273,7 +285,6 @@ on_run_done(struct execrun *run, const struct execrun_status *st,
 	buf_release(&line);
 	xrun_free(w, r);
 	w->inflight--;
-	flush_chan(w);
 }
 
 /*
@@ -371,7 +382,9 @@ curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
-		loop_del_fd(w->loop, s);
+		/* Mostly an idle kept-alive connection that the next
+		 * request reuses: on_curl_close unregisters it for good. */
+		loop_park_fd(w->loop, s);
 		curl_multi_assign(w->multi, s, NULL);
 		return 0;
 	}
@@ -388,6 +401,16 @@ curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 		log_warn("epoll mod curl socket %d", s);
 	}
 	return 0;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: forget a parked socket before it goes. */
+static int
+on_curl_close(void *arg, curl_socket_t s)
+{
+	struct worker *w = arg;
+
+	loop_del_fd(w->loop, s);
+	return close(s);
 }
 
 static int
@@ -488,7 +511,11 @@ handle_task(struct worker *w, struct proto_msg *m)
 	x->max_response = e->max_response;
 	buf_init(&x->body);
 	http_response_init(&x->resp);
-	if ((x->easy = curl_easy_init()) == NULL)
+	/* A handle used before keeps its buffers: only its options go. */
+	if (w->nspare > 0) {
+		x->easy = w->spare[--w->nspare];
+		curl_easy_reset(x->easy);
+	} else if ((x->easy = curl_easy_init()) == NULL)
 		fatalx("curl_easy_init failed");
 	/* Per-transfer header list: the fixed ones plus our custom_id. */
 	for (sl = e->headers; sl != NULL; sl = sl->next)
@@ -509,6 +536,8 @@ handle_task(struct worker *w, struct proto_msg *m)
 	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+	curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETDATA, w);
 	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
@@ -548,8 +577,7 @@ on_chan(int fd, uint32_t events, void *arg)
 	int r, rd;
 
 	(void)fd;
-	if (events & EPOLLOUT)
-		flush_chan(w);
+	/* EPOLLOUT: flush_chan, before the loop sleeps again, writes. */
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	rd = chan_read(&w->chan);
@@ -606,6 +634,7 @@ worker_main(int fd)
 	    (long)CURLPIPE_MULTIPLEX);
 	if (loop_add_fd(w.loop, fd, EPOLLIN, on_chan, &w) == -1)
 		fatal("epoll add channel");
+	loop_set_before_sleep(w.loop, flush_chan, &w);
 	if (loop_run(w.loop) == -1)
 		fatal("epoll_wait");
 	log_debug("supervisor gone, exiting with %d in flight", w.inflight);
@@ -617,6 +646,9 @@ worker_main(int fd)
 	/* And kill the commands running: nobody waits for their output. */
 	while (w.xruns != NULL)
 		xrun_free(&w, w.xruns);
+	while (w.nspare > 0)
+		curl_easy_cleanup(w.spare[--w.nspare]);
+	free(w.spare);
 	curl_multi_cleanup(w.multi);
 	loop_timer_free(w.curl_timer);
 	loop_free(w.loop);

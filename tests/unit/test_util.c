@@ -7,10 +7,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "util.h"
@@ -236,6 +239,37 @@ test_util_random_id_shape(void **state)
 	random_id(b);
 	/* 62^24 possibilities: equal ids mean a broken generator. */
 	assert_string_not_equal(a, b);
+}
+
+/*
+ * random_bytes serves from a pool: a forked child must not hand out the
+ * bytes its parent is about to (workers are forked from the supervisor,
+ * and both make result ids).
+ */
+static void
+test_util_random_fork_differs(void **state)
+{
+	unsigned char warm[8], mine[64], theirs[64];
+	int p[2], status;
+	pid_t pid;
+
+	(void)state;
+	random_bytes(warm, sizeof(warm));	/* the pool is filled now */
+	assert_int_equal(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		random_bytes(theirs, sizeof(theirs));
+		_exit(write(p[1], theirs, sizeof(theirs)) ==
+		    (ssize_t)sizeof(theirs) ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	random_bytes(mine, sizeof(mine));
+	assert_int_equal(read(p[0], theirs, sizeof(theirs)),
+	    (ssize_t)sizeof(theirs));
+	close(p[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_memory_not_equal(mine, theirs, sizeof(mine));
 }
 
 static void
@@ -465,6 +499,7 @@ main(void)
 		cmocka_unit_test(test_util_hex_encode),
 		cmocka_unit_test(test_util_utf8_check),
 		cmocka_unit_test(test_util_random_id_shape),
+		cmocka_unit_test(test_util_random_fork_differs),
 		cmocka_unit_test(test_util_buf_add),
 		cmocka_unit_test(test_util_buf_addf),
 		cmocka_unit_test(test_util_buf_consume),
