@@ -16,7 +16,7 @@ SYSCONFDIR ?= /etc/spoold
 UNITDIR	 = $(PREFIX)/lib/systemd/system
 TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
 
-PKGS	:= libcurl libcjson libarchive inih libmicrohttpd libcrypto
+PKGS	:= libcurl libcjson libarchive inih libmicrohttpd libcrypto zlib
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
 	   -Wwrite-strings
@@ -52,7 +52,7 @@ DAEMON_SRC := spoold/loop.c spoold/intake.c spoold/batch.c \
 	    spoold/claim.c spoold/sched.c spoold/unpack.c \
 	    spoold/sdnotify.c spoold/privs.c spoold/idset.c \
 	    spoold/batch_status.c spoold/deadletter.c \
-	    spoold/notify.c spoold/sortout.c \
+	    spoold/notify.c spoold/sortout.c spoold/pgzip.c \
 	    spoold/metrics.c spoold/exporter.c spoold/stats.c
 
 # spoolctl's own modules, beside its main() in tools/spoolctl.c.
@@ -76,7 +76,8 @@ BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
 	      test_input test_proto test_ratelimit test_build test_execrun \
-	      test_execresult test_schedule test_prices test_metrics
+	      test_execresult test_schedule test_prices test_metrics \
+	      test_pgzip
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))

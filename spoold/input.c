@@ -63,11 +63,9 @@ input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
     char sha256hex[INPUT_SHA256_HEX])
 {
 	struct scan s;
-	EVP_MD_CTX *md = NULL;
-	unsigned char digest[32];
-	unsigned int dlen;
+	struct input_hash *h = NULL;
 	uint64_t pos = 0;
-	char *chunk;
+	char *chunk, *nl;
 	ssize_t n;
 	size_t i, start;
 	int r = -1;
@@ -79,11 +77,8 @@ input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
 	s.arg = arg;
 	s.cur.lineno = 1;
 	chunk = xmalloc(CHUNK);
-	if (sha256hex != NULL) {
-		md = EVP_MD_CTX_new();
-		SPOOL_ASSERT(md != NULL);
-		EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	}
+	if (sha256hex != NULL)
+		h = input_sha256_begin();
 	if (lseek(fd, 0, SEEK_SET) == -1)
 		goto out;
 	for (;;) {
@@ -95,12 +90,12 @@ input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
 		}
 		if (n == 0)
 			break;
-		if (md != NULL)
-			EVP_DigestUpdate(md, chunk, (size_t)n);
+		if (h != NULL)
+			input_sha256_update(h, chunk, (size_t)n);
 		start = 0;
-		for (i = 0; i < (size_t)n; i++) {
-			if (chunk[i] != '\n')
-				continue;
+		while ((nl = memchr(chunk + start, '\n', (size_t)n - start)) !=
+		    NULL) {
+			i = (size_t)(nl - chunk);
 			if (!s.cur.too_long)
 				buf_add(&s.line, chunk + start, i - start);
 			s.cur.len += i - start;
@@ -132,13 +127,14 @@ input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
 		errno = 0;
 		goto out;
 	}
-	if (md != NULL) {
-		EVP_DigestFinal_ex(md, digest, &dlen);
-		hex_encode(digest, 32, sha256hex);
+	if (h != NULL) {
+		input_sha256_end(h, sha256hex);
+		h = NULL;
 	}
 	r = 0;
 out:
-	EVP_MD_CTX_free(md);
+	if (h != NULL)
+		input_sha256_end(h, sha256hex);	/* frees it; not used */
 	buf_release(&s.line);
 	free(chunk);
 	return r;
@@ -187,20 +183,44 @@ input_read_file(int fd, size_t max, struct buf *out)
 	return 0;
 }
 
+struct input_hash *
+input_sha256_begin(void)
+{
+	EVP_MD_CTX *md;
+
+	md = EVP_MD_CTX_new();
+	SPOOL_ASSERT(md != NULL);
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	return (struct input_hash *)md;
+}
+
+void
+input_sha256_update(struct input_hash *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)h, data, len);
+}
+
+void
+input_sha256_end(struct input_hash *h, char sha256hex[INPUT_SHA256_HEX])
+{
+	unsigned char digest[32];
+	unsigned int dlen;
+
+	EVP_DigestFinal_ex((EVP_MD_CTX *)h, digest, &dlen);
+	hex_encode(digest, 32, sha256hex);
+	EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}
+
 int
 input_sha256_fd(int fd, char sha256hex[INPUT_SHA256_HEX])
 {
-	EVP_MD_CTX *md;
-	unsigned char digest[32];
-	unsigned int dlen;
+	struct input_hash *h;
 	char *chunk;
 	off_t off = 0;
 	ssize_t n;
 	int r = -1;
 
-	md = EVP_MD_CTX_new();
-	SPOOL_ASSERT(md != NULL);
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	h = input_sha256_begin();
 	chunk = xmalloc(CHUNK);
 	for (;;) {
 		n = pread(fd, chunk, CHUNK, off);
@@ -211,15 +231,14 @@ input_sha256_fd(int fd, char sha256hex[INPUT_SHA256_HEX])
 		}
 		if (n == 0)
 			break;
-		EVP_DigestUpdate(md, chunk, (size_t)n);
+		input_sha256_update(h, chunk, (size_t)n);
 		off += n;
 	}
-	EVP_DigestFinal_ex(md, digest, &dlen);
-	hex_encode(digest, 32, sha256hex);
 	r = 0;
 out:
+	/* Always ends (and frees) the context; the digest counts on 0. */
+	input_sha256_end(h, sha256hex);
 	free(chunk);
-	EVP_MD_CTX_free(md);
 	return r;
 }
 

@@ -43,6 +43,14 @@ int	input_read_at(int fd, uint64_t offset, size_t len, struct buf *out);
 /* Reads a whole small file (at most max bytes) into out; EFBIG if larger. */
 int	input_read_file(int fd, size_t max, struct buf *out);
 
+/* SHA-256 of data that comes in pieces: begin, update..., end (frees). */
+struct input_hash;
+struct input_hash *input_sha256_begin(void);
+void	input_sha256_update(struct input_hash *h, const void *data,
+	    size_t len);
+void	input_sha256_end(struct input_hash *h,
+	    char sha256hex[INPUT_SHA256_HEX]);
+
 /* SHA-256 of a whole file, from the start. */
 int	input_sha256_fd(int fd, char sha256hex[INPUT_SHA256_HEX]);
 void	input_sha256_mem(const void *data, size_t len,
