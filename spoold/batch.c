@@ -198,7 +198,7 @@ batch_limits_from(const struct config *cfg, struct task_limits *lim)
 
 struct batch *
 batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
-    const char *input_name, struct err *err)
+    const char *input_name, const char *sha256, struct err *err)
 {
 	struct batch *b;
 	struct validate v;
@@ -246,8 +246,10 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 		}
 		v.done = &done;
 	}
+	if (sha256 != NULL)
+		snprintf(b->sha256, sizeof(b->sha256), "%s", sha256);
 	if (input_scan_lines(b->input_fd, v.lim.max_line, validate_line, &v,
-	    b->sha256) == -1) {
+	    sha256 == NULL ? b->sha256 : NULL) == -1) {
 		if (errno != 0)
 			err_set(err, "io_error", "read %s: %s", input_name,
 			    strerror(errno));

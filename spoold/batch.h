@@ -131,11 +131,14 @@ struct pending {
  * Opens a claimed JSONL batch processing/input_name: validates every
  * line (invalid ones go to errors.jsonl, never sent), and replays the
  * results of an earlier run so that finished requests are not sent
- * again.  Returns owned, or NULL with err set when the input as a whole
- * is unusable (the caller moves it to failed/).
+ * again.  sha256, when the caller has just hashed the input, saves
+ * hashing it again (NULL: hashed here).  Returns owned, or NULL with
+ * err set when the input as a whole is unusable (the caller moves it to
+ * failed/).
  */
 struct batch	*batch_open_file(struct spool *sp, const struct config *cfg,
-		    const char *id, const char *input_name, struct err *err);
+		    const char *id, const char *input_name, const char *sha256,
+		    struct err *err);
 /* Opens (or recovers) a rolling batch directory processing/id. */
 struct batch	*batch_open_loose(struct spool *sp, const struct config *cfg,
 		    const char *id, struct err *err);

@@ -349,7 +349,8 @@ claim_batch(struct sup *s, const char *name, enum spool_kind kind)
 	}
 	if (r == -1)
 		log_warn("batch=%s write idempotency index", id);
-	if ((b = batch_open_file(s->sp, s->cfg, id, target, &err)) == NULL) {
+	if ((b = batch_open_file(s->sp, s->cfg, id, target, sha, &err)) ==
+	    NULL) {
 		if (!forced)
 			index_forget(s, sha);
 		if (strcmp(err.code, "io_error") == 0) {
@@ -690,7 +691,7 @@ adopt_one(struct sup *s, const char *name, const struct stat *st)
 		return;
 	if (file) {
 		spool_name_stem(name, id, sizeof(id));
-		b = batch_open_file(s->sp, s->cfg, id, name, &err);
+		b = batch_open_file(s->sp, s->cfg, id, name, NULL, &err);
 	} else {
 		snprintf(id, sizeof(id), "%s", name);
 		if ((b = batch_open_loose(s->sp, s->cfg, name, &err)) != NULL)

@@ -256,6 +256,52 @@ test_task_unknown_field(void **state)
 	    "invalid_request");
 }
 
+/* The keys are found in one pass: the same answers as a lookup each. */
+static void
+test_task_key_pass(void **state)
+{
+	struct task_limits lim;
+	struct task t;
+	struct err err;
+	static const char two_unknown[] = "{\"zz\":1,\"custom_id\":\"x\","
+	    "\"method\":\"POST\",\"url\":\"/v1/chat/completions\","
+	    "\"body\":{},\"aa\":2}";
+	static const char params_too[] = "{\"custom_id\":\"x\","
+	    "\"method\":\"POST\",\"url\":\"/v1/chat/completions\","
+	    "\"params\":{},\"body\":{}}";
+	static const char repeated[] = "{\"custom_id\":\"first\","
+	    "\"custom_id\":\"second\",\"method\":\"POST\","
+	    "\"url\":\"/v1/embeddings\",\"url\":\"/v1/files\","
+	    "\"body\":{\"input\":\"a\"}}";
+	static const char anthropic[] = "{\"params\":{\"model\":\"m\"},"
+	    "\"custom_id\":\"a\",\"timeout_s\":30,\"endpoint\":\"e\"}";
+
+	(void)state;
+	task_limits_default(&lim);
+	/* The first unknown key in the line's order is the one named. */
+	assert_int_equal(task_parse_line(two_unknown, strlen(two_unknown),
+	    &lim, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "\"zz\""));
+	/* params beside body: an OpenAI line with an unknown field. */
+	assert_int_equal(task_parse_line(params_too, strlen(params_too),
+	    &lim, &t, &err), -1);
+	assert_non_null(strstr(err.msg, "\"params\""));
+	/* A repeated key: the first one counts. */
+	assert_int_equal(task_parse_line(repeated, strlen(repeated), &lim,
+	    &t, &err), 0);
+	assert_string_equal(t.custom_id, "first");
+	assert_string_equal(t.url, "/v1/embeddings");
+	task_release(&t);
+	/* Anthropic, with the extensions, keys in any order. */
+	assert_int_equal(task_parse_line(anthropic, strlen(anthropic), &lim,
+	    &t, &err), 0);
+	assert_int_equal(t.format, TASK_FORMAT_ANTHROPIC);
+	assert_string_equal(t.custom_id, "a");
+	assert_string_equal(t.endpoint, "e");
+	assert_int_equal(t.timeout_s, 30);
+	task_release(&t);
+}
+
 static void
 test_task_too_deep(void **state)
 {
@@ -572,6 +618,7 @@ main(void)
 		cmocka_unit_test(test_task_body_checks),
 		cmocka_unit_test(test_task_stream_rejected),
 		cmocka_unit_test(test_task_unknown_field),
+		cmocka_unit_test(test_task_key_pass),
 		cmocka_unit_test(test_task_too_deep),
 		cmocka_unit_test(test_task_too_long),
 		cmocka_unit_test(test_task_nul_byte),
