@@ -100,7 +100,7 @@ ratelimit_take(struct ratelimit *r, uint64_t tokens, uint64_t inflight,
 		*wait_ms = r->hold_until - now_ms;
 		return false;
 	}
-	if ((double)inflight >= r->window) {
+	if (ratelimit_window_full(r, inflight)) {
 		/* A result will free a place; look again soon. */
 		*wait_ms = 50;
 		return false;
@@ -124,6 +124,12 @@ ratelimit_take(struct ratelimit *r, uint64_t tokens, uint64_t inflight,
 	if (r->tpm > 0)
 		r->tok_tokens -= (double)tokens;
 	return true;
+}
+
+bool
+ratelimit_window_full(const struct ratelimit *r, uint64_t inflight)
+{
+	return (double)inflight >= r->window;
 }
 
 void

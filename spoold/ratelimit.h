@@ -38,6 +38,8 @@ void	ratelimit_set(struct ratelimit *r, uint64_t rpm, uint64_t tpm,
  */
 bool	ratelimit_take(struct ratelimit *r, uint64_t tokens,
 	    uint64_t inflight, uint64_t now_ms, uint64_t *wait_ms);
+/* Are inflight requests all the window allows now? */
+bool	ratelimit_window_full(const struct ratelimit *r, uint64_t inflight);
 /* The usage reported by the response: actual minus the estimate. */
 void	ratelimit_correct(struct ratelimit *r, int64_t delta_tokens);
 /*

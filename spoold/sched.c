@@ -286,6 +286,23 @@ arm_retry_timer(struct sup *s)
 		loop_timer_arm(s->retry_timer, s->heap[0].due - now);
 }
 
+/*
+ * Has any endpoint room in its window?  When none has, a request taken
+ * now could only wait in the retry heap (50 ms, ratelimit_take) while
+ * the results that free places come in: dispatch stops instead, and
+ * the next result brings it back.
+ */
+static bool
+any_window_open(struct sup *s)
+{
+	int ep;
+
+	for (ep = 0; ep < s->cfg->nendpoints; ep++)
+		if (!ratelimit_window_full(&s->rl[ep], s->ep_load[ep]))
+			return true;
+	return false;
+}
+
 void
 dispatch(struct sup *s)
 {
@@ -302,7 +319,8 @@ dispatch(struct sup *s)
 
 	if (s->draining || !s->sched_open)
 		return;
-	while (budget-- > 0 && (w = pick_worker(s)) != -1) {
+	while (budget-- > 0 && (w = pick_worker(s)) != -1 &&
+	    any_window_open(s)) {
 		if (!pick_request(s, &b, &ref))
 			break;
 		if (batch_read_task(b, &ref, &s->lim, &t, &err) == -1) {
