@@ -16,7 +16,8 @@ SYSCONFDIR ?= /etc/spoold
 UNITDIR	 = $(PREFIX)/lib/systemd/system
 TMPFILESDIR = $(PREFIX)/lib/tmpfiles.d
 
-PKGS	:= libcurl libcjson libarchive inih libmicrohttpd libcrypto zlib
+PKGS	:= libcurl libcjson libarchive inih libmicrohttpd libcrypto zlib \
+	   libdeflate
 WARN	:= -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla \
 	   -Wwrite-strings

@@ -12,7 +12,7 @@
 struct pgzip;
 
 /*
- * Writes to fd (not closed by pgzip) at zlib level (1-9) with up to
+ * Writes to fd (not closed by pgzip) at deflate level (1-9) with up to
  * nthreads compressing at once (1: no thread).  Returns owned.
  */
 struct pgzip	*pgzip_open(int fd, int level, int nthreads);

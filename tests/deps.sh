@@ -7,7 +7,7 @@ set -u
 libs="libcurl:libcurl4-openssl-dev libcjson:libcjson-dev
 libarchive:libarchive-dev inih:libinih-dev
 libmicrohttpd:libmicrohttpd-dev libcrypto:libssl-dev cmocka:libcmocka-dev
-zlib:zlib1g-dev"
+zlib:zlib1g-dev libdeflate:libdeflate-dev"
 # command -> Debian package
 cmds="pkg-config:pkg-config cc:gcc make:make prove:perl
 valgrind:valgrind curl:curl python3:python3 sshd:openssh-server
