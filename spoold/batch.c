@@ -23,6 +23,8 @@
 #include "record.h"
 #include "util.h"
 
+static void	validate_free(struct validate *v);
+
 struct batch *
 batch_alloc(const char *id, enum batch_kind kind)
 {
@@ -73,6 +75,7 @@ batch_free(struct batch *b)
 	}
 	free(b->pending);
 	free(b->done);
+	validate_free(b->validating);
 	buf_release(&b->ahead);
 	buf_release(&b->out_pending);
 	buf_release(&b->err_pending);
@@ -110,14 +113,35 @@ record_invalid(struct batch *b, uint64_t ordinal, uint64_t lineno,
 	note_error(b, lineno, err);
 }
 
+/*
+ * Lines validated in one step once a batch is open, between turns of
+ * the loop (about 1 ms): dispatch starts after the first step, not
+ * after the whole file, and the results that come in meanwhile wait no
+ * longer than a step.
+ */
+#define VALIDATE_STEP	1024
+
+/* A file batch's validation, kept in the batch until its end. */
 struct validate {
 	struct batch		*b;
 	const struct config	*cfg;
 	struct task_limits	 lim;
 	struct idset		 seen;
-	struct idset		*done;
+	struct idset		 done_ids;	/* replayed: done before */
+	struct idset		*done;		/* &done_ids, or NULL */
 	uint64_t		 valid;
+	struct input_pos	 pos;
 };
+
+static void
+validate_free(struct validate *v)
+{
+	if (v == NULL)
+		return;
+	idset_free(&v->seen);
+	idset_free(&v->done_ids);
+	free(v);
+}
 
 /* One request: valid, known endpoint, custom_id not seen before. */
 static int
@@ -196,19 +220,38 @@ batch_limits_from(const struct config *cfg, struct task_limits *lim)
 	lim->max_depth = (int)cfg->max_json_depth;
 }
 
+/*
+ * Could the file hold more than max_requests lines?  Then it is counted
+ * up front: too many requests refuse the whole batch, which must be
+ * known before the first is sent.  (Under 2 bytes a line it cannot.)
+ */
+static int
+too_many_lines(int fd, const struct stat *st, uint64_t max, bool *over)
+{
+	uint64_t n;
+
+	*over = false;
+	if ((uint64_t)st->st_size / 2 < max)
+		return 0;
+	if (input_count_lines(fd, &n) == -1)
+		return -1;
+	*over = n > max;
+	return 0;
+}
+
 struct batch *
 batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
     const char *input_name, const char *sha256, struct err *err)
 {
 	struct batch *b;
-	struct validate v;
-	struct idset done = { NULL, 0, 0 };
+	struct validate *v;
 	struct stat st;
-	bool had_results;
+	bool had_results, whole;
 
 	b = batch_alloc(id, BATCH_FILE);
 	snprintf(b->input_name, sizeof(b->input_name), "%s", input_name);
-	memset(&v, 0, sizeof(v));
+	v = xcalloc(1, sizeof(*v));
+	v->pos = (struct input_pos)INPUT_POS_START;
 	b->input_fd = openat(spool_dirfd(sp, SPOOL_PROCESSING), input_name,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (b->input_fd == -1 && errno == ELOOP) {
@@ -232,33 +275,48 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 		    (unsigned long long)cfg->max_file_bytes);
 		goto fail;
 	}
+	if ((sha256 == NULL && input_sha256_fd(b->input_fd, b->sha256) ==
+	    -1) || too_many_lines(b->input_fd, &st, cfg->max_requests,
+	    &whole) == -1) {
+		err_set(err, "io_error", "read %s: %s", input_name,
+		    strerror(errno));
+		goto fail;
+	}
+	if (sha256 != NULL)
+		snprintf(b->sha256, sizeof(b->sha256), "%s", sha256);
 	had_results = faccessat(spool_dirfd(sp, SPOOL_RESULTS), id, F_OK,
 	    AT_SYMLINK_NOFOLLOW) == 0;
-	v.b = b;
-	v.cfg = cfg;
-	batch_limits_from(cfg, &v.lim);
+	v->b = b;
+	v->cfg = cfg;
+	batch_limits_from(cfg, &v->lim);
 	if (had_results) {
 		if ((b->results_fd = spool_results_open(sp, id, false)) == -1 ||
-		    batch_open_journal(b, cfg, &done) == -1) {
+		    batch_open_journal(b, cfg, &v->done_ids) == -1) {
 			err_set(err, "io_error", "replay results/%s: %s", id,
 			    strerror(errno));
 			goto fail;
 		}
-		v.done = &done;
+		v->done = &v->done_ids;
 	}
-	if (sha256 != NULL)
-		snprintf(b->sha256, sizeof(b->sha256), "%s", sha256);
-	if (input_scan_lines(b->input_fd, v.lim.max_line, validate_line, &v,
-	    sha256 == NULL ? b->sha256 : NULL) == -1) {
-		if (errno != 0)
-			err_set(err, "io_error", "read %s: %s", input_name,
-			    strerror(errno));
-		else
-			err_set(err, b->errors[b->nerrors - 1].err.code, "%s",
-			    b->errors[b->nerrors - 1].err.msg);
-		goto fail;
-	}
-	if (v.valid == 0 && !had_results) {
+	/*
+	 * Up to the first valid request (or the end), and one step: the
+	 * rest is validated by batch_validate_more() while the first are
+	 * out.  A file of too many lines is read whole now, to be refused.
+	 */
+	do {
+		if (input_scan_some(b->input_fd, v->lim.max_line,
+		    validate_line, v, &v->pos, whole ? 0 : VALIDATE_STEP) ==
+		    -1) {
+			if (errno != 0)
+				err_set(err, "io_error", "read %s: %s",
+				    input_name, strerror(errno));
+			else
+				err_set(err, b->errors[b->nerrors - 1].err.code,
+				    "%s", b->errors[b->nerrors - 1].err.msg);
+			goto fail;
+		}
+	} while (!v->pos.eof && v->valid == 0 && !had_results);
+	if (v->valid == 0 && !had_results) {
 		if (b->total == 0)
 			err_set(err, "empty_batch", "no request in the file");
 		else
@@ -269,15 +327,19 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 		goto fail;
 	}
 	if (b->results_fd == -1 && ((b->results_fd = spool_results_open(sp,
-	    id, true)) == -1 || batch_open_journal(b, cfg, &done) == -1)) {
+	    id, true)) == -1 || batch_open_journal(b, cfg, &v->done_ids) ==
+	    -1)) {
 		err_set(err, "io_error", "create results/%s: %s", id,
 		    strerror(errno));
 		goto fail;
 	}
-	b->sealed = true;
 	b->started_at = time(NULL);
-	idset_free(&v.seen);
-	idset_free(&done);
+	/* Not complete before every line is validated. */
+	b->sealed = v->pos.eof;
+	if (b->sealed)
+		validate_free(v);
+	else
+		b->validating = v;
 	if (batch_commit(b) == -1) {
 		err_set(err, "io_error", "write results/%s: %s", id,
 		    strerror(errno));
@@ -286,10 +348,28 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 	}
 	return b;
 fail:
-	idset_free(&v.seen);
-	idset_free(&done);
+	validate_free(v);
 	batch_free(b);
 	return NULL;
+}
+
+int
+batch_validate_more(struct batch *b, bool to_end)
+{
+	struct validate *v = b->validating;
+
+	if (v == NULL)
+		return 1;
+	if (input_scan_some(b->input_fd, v->lim.max_line, validate_line, v,
+	    &v->pos, to_end ? 0 : VALIDATE_STEP) == -1)
+		return -1;
+	if (!v->pos.eof)
+		return 0;
+	validate_free(v);
+	b->validating = NULL;
+	b->sealed = true;
+	b->status_dirty = true;
+	return 1;
 }
 
 /*

@@ -50,6 +50,8 @@ struct batch_error {
 	struct err	 err;
 };
 
+struct validate;
+
 struct batch {
 	char		 id[SPOOL_BATCH_ID_MAX + 16];
 	enum batch_kind	 kind;
@@ -81,6 +83,8 @@ struct batch {
 	char		**members;
 	uint64_t	 nmembers;
 	bool		 sealed;
+	/* file batches: lines not all validated yet (then not sealed) */
+	struct validate	*validating;
 	uint64_t	 opened_ms;
 	/* usage and times */
 	uint64_t	 tokens_in;
@@ -128,17 +132,25 @@ struct pending {
 };
 
 /*
- * Opens a claimed JSONL batch processing/input_name: validates every
- * line (invalid ones go to errors.jsonl, never sent), and replays the
+ * Opens a claimed JSONL batch processing/input_name: validates its
+ * lines (invalid ones go to errors.jsonl, never sent), and replays the
  * results of an earlier run so that finished requests are not sent
- * again.  sha256, when the caller has just hashed the input, saves
- * hashing it again (NULL: hashed here).  Returns owned, or NULL with
- * err set when the input as a whole is unusable (the caller moves it to
- * failed/).
+ * again.  Only the first lines are validated here, up to a valid one:
+ * requests may go while batch_validate_more() does the rest, and the
+ * batch is sealed (may complete) once it has.  sha256, when the caller
+ * has just hashed the input, saves hashing it again (NULL: hashed
+ * here).  Returns owned, or NULL with err set when the input as a whole
+ * is unusable (the caller moves it to failed/).
  */
 struct batch	*batch_open_file(struct spool *sp, const struct config *cfg,
 		    const char *id, const char *input_name, const char *sha256,
 		    struct err *err);
+/*
+ * Validates the next lines of a batch opened by batch_open_file (all
+ * of them if to_end).  1 when none is left, 0 if some are, -1 with
+ * errno if the input cannot be read.
+ */
+int		 batch_validate_more(struct batch *b, bool to_end);
 /* Opens (or recovers) a rolling batch directory processing/id. */
 struct batch	*batch_open_loose(struct spool *sp, const struct config *cfg,
 		    const char *id, struct err *err);

@@ -367,12 +367,19 @@ claim_batch(struct sup *s, const char *name, enum spool_kind kind)
 		lease_remove(pfd, target);
 		return 0;
 	}
-	log_info("batch=%s %llu requests, %llu invalid", id,
-	    (unsigned long long)b->total, (unsigned long long)b->failed);
+	if (b->sealed)
+		claim_log_opened(b);
 	batch_link(s, b);
 	if (batch_write_status(b, s->cfg, "in_progress") == -1)
 		log_warn("batch=%s write status.json", id);
 	return 0;
+}
+
+void
+claim_log_opened(const struct batch *b)
+{
+	log_info("batch=%s %llu requests, %llu invalid", b->id,
+	    (unsigned long long)b->total, (unsigned long long)b->failed);
 }
 
 void
@@ -691,7 +698,14 @@ adopt_one(struct sup *s, const char *name, const struct stat *st)
 		return;
 	if (file) {
 		spool_name_stem(name, id, sizeof(id));
-		b = batch_open_file(s->sp, s->cfg, id, name, NULL, &err);
+		/* Whole: "resumed" below tells how many are done. */
+		if ((b = batch_open_file(s->sp, s->cfg, id, name, NULL,
+		    &err)) != NULL && batch_validate_more(b, true) == -1) {
+			err_set(&err, "io_error", "read %s: %s", name,
+			    strerror(errno));
+			batch_free(b);
+			b = NULL;
+		}
 	} else {
 		snprintf(id, sizeof(id), "%s", name);
 		if ((b = batch_open_loose(s->sp, s->cfg, name, &err)) != NULL)

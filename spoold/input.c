@@ -58,13 +58,17 @@ emit(struct scan *s)
 	return r;
 }
 
-int
-input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
-    char sha256hex[INPUT_SHA256_HEX])
+/*
+ * The scan itself: from pos, whole lines, at most max_lines of them (0:
+ * to the end).  With h, every byte read is hashed: only a scan of the
+ * whole file in one call may pass one.
+ */
+static int
+scan_from(int fd, size_t max_line, input_line_cb *cb, void *arg,
+    struct input_pos *pos, uint64_t max_lines, struct input_hash *h)
 {
 	struct scan s;
-	struct input_hash *h = NULL;
-	uint64_t pos = 0;
+	uint64_t at = pos->offset, lines = 0;
 	char *chunk, *nl;
 	ssize_t n;
 	size_t i, start;
@@ -75,14 +79,11 @@ input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
 	s.max_line = max_line;
 	s.cb = cb;
 	s.arg = arg;
-	s.cur.lineno = 1;
+	s.cur.lineno = pos->lineno;
+	s.cur.offset = pos->offset;
 	chunk = xmalloc(CHUNK);
-	if (sha256hex != NULL)
-		h = input_sha256_begin();
-	if (lseek(fd, 0, SEEK_SET) == -1)
-		goto out;
 	for (;;) {
-		n = read(fd, chunk, CHUNK);
+		n = pread(fd, chunk, CHUNK, (off_t)at);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -106,8 +107,16 @@ input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
 				goto out;
 			}
 			s.cur.lineno++;
-			s.cur.offset = pos + i + 1;
+			s.cur.offset = at + i + 1;
 			start = i + 1;
+			if (max_lines > 0 && ++lines == max_lines) {
+				/* Stop after a whole line: the rest of
+				 * the chunk is read again next time. */
+				pos->offset = s.cur.offset;
+				pos->lineno = s.cur.lineno;
+				r = 0;
+				goto out;
+			}
 		}
 		if (start < (size_t)n) {
 			s.cur.len += (size_t)n - start;
@@ -120,24 +129,79 @@ input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
 				}
 			}
 		}
-		pos += (uint64_t)n;
+		at += (uint64_t)n;
 	}
 	/* A last line without its newline. */
 	if ((s.line.len > 0 || s.cur.too_long) && emit(&s) == -1) {
 		errno = 0;
 		goto out;
 	}
-	if (h != NULL) {
-		input_sha256_end(h, sha256hex);
-		h = NULL;
-	}
+	pos->offset = at;
+	pos->lineno = s.cur.lineno;
+	pos->eof = true;
 	r = 0;
 out:
-	if (h != NULL)
-		input_sha256_end(h, sha256hex);	/* frees it; not used */
 	buf_release(&s.line);
 	free(chunk);
 	return r;
+}
+
+int
+input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
+    char sha256hex[INPUT_SHA256_HEX])
+{
+	struct input_pos pos = INPUT_POS_START;
+	struct input_hash *h = NULL;
+	int r;
+
+	if (sha256hex != NULL)
+		h = input_sha256_begin();
+	r = scan_from(fd, max_line, cb, arg, &pos, 0, h);
+	if (h != NULL)
+		input_sha256_end(h, sha256hex);	/* frees it, used on 0 */
+	return r;
+}
+
+int
+input_scan_some(int fd, size_t max_line, input_line_cb *cb, void *arg,
+    struct input_pos *pos, uint64_t max_lines)
+{
+	if (pos->eof)
+		return 0;
+	return scan_from(fd, max_line, cb, arg, pos, max_lines, NULL);
+}
+
+int
+input_count_lines(int fd, uint64_t *n)
+{
+	char *chunk, *p, *end;
+	off_t off = 0;
+	ssize_t got;
+	bool open_line = false;
+
+	*n = 0;
+	chunk = xmalloc(CHUNK);
+	for (;;) {
+		got = pread(fd, chunk, CHUNK, off);
+		if (got == -1) {
+			if (errno == EINTR)
+				continue;
+			free(chunk);
+			return -1;
+		}
+		if (got == 0)
+			break;
+		end = chunk + got;
+		for (p = chunk; (p = memchr(p, '\n', (size_t)(end - p))) !=
+		    NULL; p++)
+			(*n)++;
+		open_line = chunk[got - 1] != '\n';
+		off += got;
+	}
+	if (open_line)
+		(*n)++;
+	free(chunk);
+	return 0;
 }
 
 int

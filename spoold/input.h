@@ -37,6 +37,25 @@ typedef int input_line_cb(const struct input_line *line, void *arg);
 int	input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
 	    char sha256hex[INPUT_SHA256_HEX]);
 
+/* Where a scan stopped: the next line's offset and number. */
+struct input_pos {
+	uint64_t	 offset;
+	uint64_t	 lineno;
+	bool		 eof;		/* nothing is left */
+};
+#define INPUT_POS_START	{ 0, 1, false }
+
+/*
+ * Like input_scan_lines, from pos and for at most max_lines lines (0:
+ * to the end), no hash; pos moves on.  A scan in steps of a file that
+ * does not change sees what one scan would.
+ */
+int	input_scan_some(int fd, size_t max_line, input_line_cb *cb, void *arg,
+	    struct input_pos *pos, uint64_t max_lines);
+
+/* The number of lines of fd, a last one without newline included. */
+int	input_count_lines(int fd, uint64_t *n);
+
 /* Reads len bytes at offset into out (replacing its contents). */
 int	input_read_at(int fd, uint64_t offset, size_t len, struct buf *out);
 

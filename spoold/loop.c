@@ -41,6 +41,7 @@ struct loop {
 	loop_hook_cb	*before_sleep;
 	void		*before_sleep_arg;
 	bool		 stop;
+	bool		 again;		/* the next wait does not block */
 };
 
 struct loop *
@@ -213,6 +214,12 @@ loop_stop(struct loop *l)
 	l->stop = true;
 }
 
+void
+loop_again(struct loop *l)
+{
+	l->again = true;
+}
+
 /* Fires due timers; returns the ms until the next one, or -1. */
 static int
 run_timers(struct loop *l)
@@ -261,6 +268,11 @@ loop_run(struct loop *l)
 			l->before_sleep(l->before_sleep_arg);
 		if (l->stop)
 			break;
+		if (l->again) {
+			/* Only look for events: there is more to do. */
+			l->again = false;
+			timeout = 0;
+		}
 		n = epoll_wait(l->epfd, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n == -1) {
 			if (errno == EINTR)

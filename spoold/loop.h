@@ -46,6 +46,8 @@ void		 loop_timer_free(struct loop_timer *t);
 
 void		 loop_set_before_sleep(struct loop *l, loop_hook_cb *cb,
 		    void *arg);
+/* From the before-sleep hook: do not sleep this turn, more is to do. */
+void		 loop_again(struct loop *l);
 /* Runs until loop_stop; returns 0, or -1 if epoll fails. */
 int		 loop_run(struct loop *l);
 void		 loop_stop(struct loop *l);

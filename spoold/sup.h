@@ -121,6 +121,8 @@ void	batch_link(struct sup *s, struct batch *b);
 void	batch_unlink(struct sup *s, struct batch *b);
 /* Closes the open loose batch to new requests. */
 void	seal_rolling(struct sup *s);
+/* "batch=ID N requests, M invalid", once all its lines are validated. */
+void	claim_log_opened(const struct batch *b);
 void	on_seal_timer(void *arg);
 /* Stops dispatch of b; what is left is reported with code. */
 void	stop_batch(struct sup *s, struct batch *b, const char *code,

@@ -242,6 +242,24 @@ before_sleep(void *arg)
 	int i;
 
 	sync_claims(s);
+	/* Batches still being validated: a step each, then dispatch. */
+	for (b = s->batches; b != NULL; b = b->next) {
+		if (b->validating == NULL)
+			continue;
+		switch (batch_validate_more(b, false)) {
+		case -1:
+			/* Ours, in processing/: a restart opens it again. */
+			log_error("batch=%s read %s failed: %s; exiting for "
+			    "recovery", b->id, b->input_name, strerror(errno));
+			exit(74);
+		case 0:
+			loop_again(s->loop);
+			break;
+		case 1:
+			claim_log_opened(b);
+			break;
+		}
+	}
 	dispatch(s);
 	/*
 	 * Hand the new tasks over before the group commit: the workers

@@ -268,6 +268,66 @@ test_input_scan_lines_empty(void **state)
 	close(fd);
 }
 
+/*
+ * A scan in steps sees what one scan sees: the same lines, numbers,
+ * offsets and too-long marks, whatever the step (blank, CRLF, too long
+ * and unterminated lines included).
+ */
+static void
+test_input_scan_some_steps(void **state)
+{
+	static const char text[] = "a\n\n  \nbb\r\n0123456789ABCDEF\n"
+	    "c\n\nlast";
+	struct seen whole, part;
+	struct input_pos pos;
+	uint64_t step, n;
+	int fd, i, guard;
+
+	(void)state;
+	fd = temp_str(text);
+	memset(&whole, 0, sizeof(whole));
+	assert_int_equal(input_scan_lines(fd, 8, collect, &whole, NULL), 0);
+	assert_int_equal(whole.n, 5);
+	for (step = 1; step <= 4; step++) {
+		memset(&part, 0, sizeof(part));
+		pos = (struct input_pos)INPUT_POS_START;
+		for (guard = 0; !pos.eof && guard < 20; guard++)
+			assert_int_equal(input_scan_some(fd, 8, collect, &part,
+			    &pos, step), 0);
+		assert_true(pos.eof);
+		assert_int_equal(pos.offset, strlen(text));
+		/* Nothing more once at the end. */
+		assert_int_equal(input_scan_some(fd, 8, collect, &part, &pos,
+		    step), 0);
+		assert_int_equal(part.n, whole.n);
+		for (i = 0; i < whole.n; i++) {
+			assert_int_equal(part.lineno[i], whole.lineno[i]);
+			assert_int_equal(part.offset[i], whole.offset[i]);
+			assert_int_equal(part.len[i], whole.len[i]);
+			assert_int_equal(part.too_long[i], whole.too_long[i]);
+			if (whole.data[i] != NULL)
+				assert_string_equal(part.data[i],
+				    whole.data[i]);
+			else
+				assert_null(part.data[i]);
+		}
+		seen_release(&part);
+	}
+	seen_release(&whole);
+	/* 8 lines: the last one has no newline. */
+	assert_int_equal(input_count_lines(fd, &n), 0);
+	assert_int_equal(n, 8);
+	close(fd);
+	fd = temp_str("x\ny\n");
+	assert_int_equal(input_count_lines(fd, &n), 0);
+	assert_int_equal(n, 2);
+	close(fd);
+	fd = temp_str("");
+	assert_int_equal(input_count_lines(fd, &n), 0);
+	assert_int_equal(n, 0);
+	close(fd);
+}
+
 static void
 test_input_sha256_known(void **state)
 {
@@ -368,6 +428,7 @@ main(void)
 		cmocka_unit_test(test_input_scan_lines_across_chunks),
 		cmocka_unit_test(test_input_scan_lines_callback_stops),
 		cmocka_unit_test(test_input_scan_lines_empty),
+		cmocka_unit_test(test_input_scan_some_steps),
 		cmocka_unit_test(test_input_sha256_known),
 		cmocka_unit_test(test_input_read_at_and_file),
 		cmocka_unit_test(test_input_looks_complete_jsonl),
