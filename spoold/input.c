@@ -171,36 +171,59 @@ input_scan_some(int fd, size_t max_line, input_line_cb *cb, void *arg,
 	return scan_from(fd, max_line, cb, arg, pos, max_lines, NULL);
 }
 
+/* Hands every chunk of the whole file to cb; -1 with errno on error. */
+static int
+each_chunk(int fd, void (*cb)(const char *p, size_t n, void *arg),
+    void *arg)
+{
+	char *chunk;
+	off_t off = 0;
+	ssize_t n;
+	int r = -1;
+
+	chunk = xmalloc(CHUNK);
+	for (;;) {
+		n = pread(fd, chunk, CHUNK, off);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		cb(chunk, (size_t)n, arg);
+		off += n;
+	}
+	r = 0;
+out:
+	free(chunk);
+	return r;
+}
+
+struct line_count {
+	uint64_t	 n;
+	bool		 open_line;	/* the last chunk ended mid-line */
+};
+
+static void
+count_chunk(const char *p, size_t n, void *arg)
+{
+	struct line_count *c = arg;
+	const char *end = p + n;
+
+	for (; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		c->n++;
+	c->open_line = end[-1] != '\n';
+}
+
 int
 input_count_lines(int fd, uint64_t *n)
 {
-	char *chunk, *p, *end;
-	off_t off = 0;
-	ssize_t got;
-	bool open_line = false;
+	struct line_count c = { 0, false };
 
-	*n = 0;
-	chunk = xmalloc(CHUNK);
-	for (;;) {
-		got = pread(fd, chunk, CHUNK, off);
-		if (got == -1) {
-			if (errno == EINTR)
-				continue;
-			free(chunk);
-			return -1;
-		}
-		if (got == 0)
-			break;
-		end = chunk + got;
-		for (p = chunk; (p = memchr(p, '\n', (size_t)(end - p))) !=
-		    NULL; p++)
-			(*n)++;
-		open_line = chunk[got - 1] != '\n';
-		off += got;
-	}
-	if (open_line)
-		(*n)++;
-	free(chunk);
+	if (each_chunk(fd, count_chunk, &c) == -1)
+		return -1;
+	*n = c.n + (c.open_line ? 1 : 0);
 	return 0;
 }
 
@@ -275,34 +298,21 @@ input_sha256_end(struct input_hash *h, char sha256hex[INPUT_SHA256_HEX])
 	EVP_MD_CTX_free((EVP_MD_CTX *)h);
 }
 
+static void
+hash_chunk(const char *p, size_t n, void *arg)
+{
+	input_sha256_update(arg, p, n);
+}
+
 int
 input_sha256_fd(int fd, char sha256hex[INPUT_SHA256_HEX])
 {
-	struct input_hash *h;
-	char *chunk;
-	off_t off = 0;
-	ssize_t n;
-	int r = -1;
+	struct input_hash *h = input_sha256_begin();
+	int r;
 
-	h = input_sha256_begin();
-	chunk = xmalloc(CHUNK);
-	for (;;) {
-		n = pread(fd, chunk, CHUNK, off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		input_sha256_update(h, chunk, (size_t)n);
-		off += n;
-	}
-	r = 0;
-out:
+	r = each_chunk(fd, hash_chunk, h);
 	/* Always ends (and frees) the context; the digest counts on 0. */
 	input_sha256_end(h, sha256hex);
-	free(chunk);
 	return r;
 }
 
