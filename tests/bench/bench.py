@@ -438,6 +438,30 @@ def report(argv):
             return None              # incomplete: no rate is reported
         return r["n"] / r["wall"]
 
+    # Repeated runs of one scenario and tool: the run of median rate
+    # stands for them all, its note giving their range.
+    groups = {}
+    for r in recs:
+        groups.setdefault((str(r.get("scn")), r.get("tool")), []).append(r)
+    merged = []
+    for r in recs:
+        g = groups.get((str(r.get("scn")), r.get("tool")))
+        if g is None:
+            continue                 # this group is merged already
+        del groups[(str(r.get("scn")), r.get("tool"))]
+        if len(g) > 1:
+            g = sorted(g, key=lambda x: rate(x) or 0)
+            m = dict(g[(len(g) - 1) // 2])
+            rates = [rate(x) for x in g if rate(x)]
+            if rates:
+                m["note"] = ((m.get("note") + "; ") if m.get("note")
+                             else "") + "median of %d runs (%.0f–%.0f " \
+                    "req/s)" % (len(g), min(rates), max(rates))
+            merged.append(m)
+        else:
+            merged.append(g[0])
+    recs = merged
+
     def find(scn, tool):
         for r in recs:
             if str(r.get("scn")) == scn and r.get("tool") == tool:
