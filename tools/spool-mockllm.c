@@ -313,7 +313,7 @@ main(int argc, char **argv)
 	    handler_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)opt.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, 10000U,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 120U,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U,
 	    MHD_OPTION_NOTIFY_COMPLETED, handler_completed, NULL,
