@@ -497,7 +497,7 @@ spool_sweep_tmp(int dfd, long age_s)
 	struct dirent *de;
 	struct stat st;
 	DIR *dir;
-	time_t now = time(NULL);
+	time_t now = time(NULL), t;
 
 	if ((dir = spool_opendir(dfd)) == NULL)
 		return -1;
@@ -517,7 +517,10 @@ spool_sweep_tmp(int dfd, long age_s)
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (now - (tmp ? st.st_mtime : st.st_ctime) >= age_s)
+		/* A time a little ahead of ours (the file system's clock is
+		 * finer than time()'s) is age 0, not negative. */
+		t = tmp ? st.st_mtime : st.st_ctime;
+		if ((now > t ? now - t : 0) >= age_s)
 			unlinkat(dfd, de->d_name, 0);
 	}
 	closedir(dir);
