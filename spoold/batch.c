@@ -275,6 +275,8 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 		    (unsigned long long)cfg->max_file_bytes);
 		goto fail;
 	}
+	if (sha256 != NULL)
+		snprintf(b->sha256, sizeof(b->sha256), "%s", sha256);
 	if ((sha256 == NULL && input_sha256_fd(b->input_fd, b->sha256) ==
 	    -1) || too_many_lines(b->input_fd, &st, cfg->max_requests,
 	    &whole) == -1) {
@@ -282,8 +284,6 @@ batch_open_file(struct spool *sp, const struct config *cfg, const char *id,
 		    strerror(errno));
 		goto fail;
 	}
-	if (sha256 != NULL)
-		snprintf(b->sha256, sizeof(b->sha256), "%s", sha256);
 	had_results = faccessat(spool_dirfd(sp, SPOOL_RESULTS), id, F_OK,
 	    AT_SYMLINK_NOFOLLOW) == 0;
 	v->b = b;

@@ -203,18 +203,16 @@ batch_open_journal(struct batch *b, const struct config *cfg,
 		return -1;
 	if (repair_tail(b->out_fd) == -1 || repair_tail(b->err_fd) == -1)
 		return -1;
-	if (input_scan_lines(b->out_fd, SIZE_MAX / 2, replay_line, &r,
-	    NULL) == -1)
+	if (input_scan_lines(b->out_fd, SIZE_MAX / 2, replay_line, &r) == -1)
 		return -1;
 	r.ok = false;
-	if (input_scan_lines(b->err_fd, SIZE_MAX / 2, replay_line, &r,
-	    NULL) == -1)
+	if (input_scan_lines(b->err_fd, SIZE_MAX / 2, replay_line, &r) == -1)
 		return -1;
 	/* Hidden: not a result, just how many attempts were spent. */
 	b->att_fd = openat(b->results_fd, ".attempts", O_RDWR | O_APPEND |
 	    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0660);
 	if (b->att_fd == -1 || repair_tail(b->att_fd) == -1 ||
-	    input_scan_lines(b->att_fd, 256, replay_attempt, b, NULL) == -1)
+	    input_scan_lines(b->att_fd, 256, replay_attempt, b) == -1)
 		return -1;
 	return 0;
 }

@@ -187,10 +187,10 @@ batch_write_task_files(struct batch *b)
 {
 	if (b->kind != BATCH_LOOSE)
 		return 0;
-	if (input_scan_lines(b->out_fd, SIZE_MAX / 2, ensure_task_file, b,
-	    NULL) == -1 ||
-	    input_scan_lines(b->err_fd, SIZE_MAX / 2, ensure_task_file, b,
-	    NULL) == -1)
+	if (input_scan_lines(b->out_fd, SIZE_MAX / 2, ensure_task_file,
+	    b) == -1 ||
+	    input_scan_lines(b->err_fd, SIZE_MAX / 2, ensure_task_file,
+	    b) == -1)
 		return -1;
 	/* One flush for all of them, then their names. */
 	if (syncfs(b->results_fd) == -1 || spool_fsync_dir(b->results_fd) ==

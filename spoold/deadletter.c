@@ -119,16 +119,16 @@ batch_write_dead_letters(struct batch *b, struct spool *sp,
 	memset(&d, 0, sizeof(d));
 	d.b = b;
 	d.lim = lim;
-	if (input_scan_lines(b->err_fd, SIZE_MAX / 2, collect_ids, &d.failed,
-	    NULL) == -1 ||
-	    input_scan_lines(b->out_fd, SIZE_MAX / 2, collect_ids, &d.ok,
-	    NULL) == -1)
+	if (input_scan_lines(b->err_fd, SIZE_MAX / 2, collect_ids,
+	    &d.failed) == -1 ||
+	    input_scan_lines(b->out_fd, SIZE_MAX / 2, collect_ids,
+	    &d.ok) == -1)
 		goto fail;
 	if ((d.t = spool_tmp_open(ffd)) == NULL)
 		goto fail;
 	if (b->kind == BATCH_FILE) {
-		if (input_scan_lines(b->input_fd, lim->max_line, dead_line, &d,
-		    NULL) == -1)
+		if (input_scan_lines(b->input_fd, lim->max_line, dead_line,
+		    &d) == -1)
 			goto fail;
 	} else {
 		for (i = 0; i < b->nmembers; i++) {

@@ -33,6 +33,9 @@ struct scan {
 	size_t		 max_line;
 	input_line_cb	*cb;
 	void		*arg;
+	uint64_t	 max_lines;	/* 0: to the end */
+	uint64_t	 lines;
+	uint64_t	 end;		/* offset after the last chunk */
 };
 
 /* Hands out the line collected so far; resets for the next one. */
@@ -59,145 +62,118 @@ emit(struct scan *s)
 }
 
 /*
- * The scan itself: from pos, whole lines, at most max_lines of them (0:
- * to the end).  With h, every byte read is hashed: only a scan of the
- * whole file in one call may pass one.
+ * Hands the file's chunks from offset start to cb, with their offsets:
+ * cb returns 0 to go on, 1 to stop, -1 on error.  Returns 0 at the end
+ * of the file, 1 if cb stopped, -1 (errno as cb or read left it).
  */
 static int
-scan_from(int fd, size_t max_line, input_line_cb *cb, void *arg,
-    struct input_pos *pos, uint64_t max_lines, struct input_hash *h)
+each_chunk(int fd, uint64_t start,
+    int (*cb)(const char *p, size_t n, uint64_t at, void *arg), void *arg)
 {
-	struct scan s;
-	uint64_t at = pos->offset, lines = 0;
-	char *chunk, *nl;
+	char *chunk;
+	uint64_t at = start;
 	ssize_t n;
-	size_t i, start;
-	int r = -1;
+	int r;
 
-	memset(&s, 0, sizeof(s));
-	buf_init(&s.line);
-	s.max_line = max_line;
-	s.cb = cb;
-	s.arg = arg;
-	s.cur.lineno = pos->lineno;
-	s.cur.offset = pos->offset;
 	chunk = xmalloc(CHUNK);
 	for (;;) {
 		n = pread(fd, chunk, CHUNK, (off_t)at);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			goto out;
-		}
-		if (n == 0)
+			r = -1;
 			break;
-		if (h != NULL)
-			input_sha256_update(h, chunk, (size_t)n);
-		start = 0;
-		while ((nl = memchr(chunk + start, '\n', (size_t)n - start)) !=
-		    NULL) {
-			i = (size_t)(nl - chunk);
-			if (!s.cur.too_long)
-				buf_add(&s.line, chunk + start, i - start);
-			s.cur.len += i - start;
-			if (s.line.len > max_line)
-				s.cur.too_long = true;
-			if (emit(&s) == -1) {
-				errno = 0;
-				goto out;
-			}
-			s.cur.lineno++;
-			s.cur.offset = at + i + 1;
-			start = i + 1;
-			if (max_lines > 0 && ++lines == max_lines) {
-				/* Stop after a whole line: the rest of
-				 * the chunk is read again next time. */
-				pos->offset = s.cur.offset;
-				pos->lineno = s.cur.lineno;
-				r = 0;
-				goto out;
-			}
 		}
-		if (start < (size_t)n) {
-			s.cur.len += (size_t)n - start;
-			if (!s.cur.too_long) {
-				buf_add(&s.line, chunk + start,
-				    (size_t)n - start);
-				if (s.line.len > max_line) {
-					s.cur.too_long = true;
-					buf_reset(&s.line);
-				}
-			}
+		if (n == 0) {
+			r = 0;
+			break;
 		}
+		if ((r = cb(chunk, (size_t)n, at, arg)) != 0)
+			break;
 		at += (uint64_t)n;
 	}
-	/* A last line without its newline. */
-	if ((s.line.len > 0 || s.cur.too_long) && emit(&s) == -1) {
-		errno = 0;
-		goto out;
-	}
-	pos->offset = at;
-	pos->lineno = s.cur.lineno;
-	pos->eof = true;
-	r = 0;
-out:
-	buf_release(&s.line);
 	free(chunk);
 	return r;
 }
 
-int
-input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
-    char sha256hex[INPUT_SHA256_HEX])
+/* The lines of one chunk; stops after max_lines whole lines. */
+static int
+scan_chunk(const char *chunk, size_t n, uint64_t at, void *arg)
 {
-	struct input_pos pos = INPUT_POS_START;
-	struct input_hash *h = NULL;
-	int r;
+	struct scan *s = arg;
+	const char *nl;
+	size_t i, start = 0;
 
-	if (sha256hex != NULL)
-		h = input_sha256_begin();
-	r = scan_from(fd, max_line, cb, arg, &pos, 0, h);
-	if (h != NULL)
-		input_sha256_end(h, sha256hex);	/* frees it, used on 0 */
-	return r;
+	s->end = at + n;
+	while ((nl = memchr(chunk + start, '\n', n - start)) != NULL) {
+		i = (size_t)(nl - chunk);
+		if (!s->cur.too_long)
+			buf_add(&s->line, chunk + start, i - start);
+		s->cur.len += i - start;
+		if (s->line.len > s->max_line)
+			s->cur.too_long = true;
+		if (emit(s) == -1) {
+			errno = 0;
+			return -1;
+		}
+		s->cur.lineno++;
+		s->cur.offset = at + i + 1;
+		start = i + 1;
+		/* The rest of the chunk is read again next time. */
+		if (s->max_lines > 0 && ++s->lines == s->max_lines)
+			return 1;
+	}
+	if (start < n) {
+		s->cur.len += n - start;
+		if (!s->cur.too_long) {
+			buf_add(&s->line, chunk + start, n - start);
+			if (s->line.len > s->max_line) {
+				s->cur.too_long = true;
+				buf_reset(&s->line);
+			}
+		}
+	}
+	return 0;
 }
 
 int
 input_scan_some(int fd, size_t max_line, input_line_cb *cb, void *arg,
     struct input_pos *pos, uint64_t max_lines)
 {
+	struct scan s;
+	int r;
+
 	if (pos->eof)
 		return 0;
-	return scan_from(fd, max_line, cb, arg, pos, max_lines, NULL);
+	memset(&s, 0, sizeof(s));
+	buf_init(&s.line);
+	s.max_line = max_line;
+	s.cb = cb;
+	s.arg = arg;
+	s.max_lines = max_lines;
+	s.cur.lineno = pos->lineno;
+	s.cur.offset = s.end = pos->offset;
+	r = each_chunk(fd, pos->offset, scan_chunk, &s);
+	/* At the end: a last line without its newline. */
+	if (r == 0 && (s.line.len > 0 || s.cur.too_long) && emit(&s) == -1) {
+		errno = 0;
+		r = -1;
+	}
+	if (r != -1) {
+		pos->offset = r == 0 ? s.end : s.cur.offset;
+		pos->lineno = s.cur.lineno;
+		pos->eof = r == 0;
+	}
+	buf_release(&s.line);
+	return r == -1 ? -1 : 0;
 }
 
-/* Hands every chunk of the whole file to cb; -1 with errno on error. */
-static int
-each_chunk(int fd, void (*cb)(const char *p, size_t n, void *arg),
-    void *arg)
+int
+input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg)
 {
-	char *chunk;
-	off_t off = 0;
-	ssize_t n;
-	int r = -1;
+	struct input_pos pos = INPUT_POS_START;
 
-	chunk = xmalloc(CHUNK);
-	for (;;) {
-		n = pread(fd, chunk, CHUNK, off);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		cb(chunk, (size_t)n, arg);
-		off += n;
-	}
-	r = 0;
-out:
-	free(chunk);
-	return r;
+	return input_scan_some(fd, max_line, cb, arg, &pos, 0);
 }
 
 struct line_count {
@@ -205,15 +181,17 @@ struct line_count {
 	bool		 open_line;	/* the last chunk ended mid-line */
 };
 
-static void
-count_chunk(const char *p, size_t n, void *arg)
+static int
+count_chunk(const char *p, size_t n, uint64_t at, void *arg)
 {
 	struct line_count *c = arg;
 	const char *end = p + n;
 
+	(void)at;
 	for (; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
 		c->n++;
 	c->open_line = end[-1] != '\n';
+	return 0;
 }
 
 int
@@ -221,7 +199,7 @@ input_count_lines(int fd, uint64_t *n)
 {
 	struct line_count c = { 0, false };
 
-	if (each_chunk(fd, count_chunk, &c) == -1)
+	if (each_chunk(fd, 0, count_chunk, &c) == -1)
 		return -1;
 	*n = c.n + (c.open_line ? 1 : 0);
 	return 0;
@@ -298,10 +276,12 @@ input_sha256_end(struct input_hash *h, char sha256hex[INPUT_SHA256_HEX])
 	EVP_MD_CTX_free((EVP_MD_CTX *)h);
 }
 
-static void
-hash_chunk(const char *p, size_t n, void *arg)
+static int
+hash_chunk(const char *p, size_t n, uint64_t at, void *arg)
 {
+	(void)at;
 	input_sha256_update(arg, p, n);
+	return 0;
 }
 
 int
@@ -310,7 +290,7 @@ input_sha256_fd(int fd, char sha256hex[INPUT_SHA256_HEX])
 	struct input_hash *h = input_sha256_begin();
 	int r;
 
-	r = each_chunk(fd, hash_chunk, h);
+	r = each_chunk(fd, 0, hash_chunk, h);
 	/* Always ends (and frees) the context; the digest counts on 0. */
 	input_sha256_end(h, sha256hex);
 	return r;

@@ -30,12 +30,11 @@ typedef int input_line_cb(const struct input_line *line, void *arg);
 
 /*
  * Reads fd from the start, calling cb for every non-blank line (a line
- * over max_line is reported with too_long and no data).  Fills sha256hex
- * (may be NULL) with the hash of the whole file.  -1 with errno on I/O
- * error, or -1 if cb stopped it.
+ * over max_line is reported with too_long and no data).  -1 with errno
+ * on I/O error, or -1 (errno 0) if cb stopped it.
  */
-int	input_scan_lines(int fd, size_t max_line, input_line_cb *cb, void *arg,
-	    char sha256hex[INPUT_SHA256_HEX]);
+int	input_scan_lines(int fd, size_t max_line, input_line_cb *cb,
+	    void *arg);
 
 /* Where a scan stopped: the next line's offset and number. */
 struct input_pos {
@@ -47,7 +46,7 @@ struct input_pos {
 
 /*
  * Like input_scan_lines, from pos and for at most max_lines lines (0:
- * to the end), no hash; pos moves on.  A scan in steps of a file that
+ * to the end); pos moves on.  A scan in steps of a file that
  * does not change sees what one scan would.
  */
 int	input_scan_some(int fd, size_t max_line, input_line_cb *cb, void *arg,

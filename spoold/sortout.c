@@ -131,7 +131,7 @@ map_fill(struct batch *b, const struct task_limits *lim, struct scan *sc,
 	if (b->kind == BATCH_FILE) {
 		/* A line too long to hold still counts as one. */
 		if (input_scan_lines(b->input_fd, lim->max_line, input_line,
-		    sc, NULL) == -1)
+		    sc) == -1)
 			*io_error = 1;
 		return;
 	}
@@ -201,8 +201,8 @@ sortout_run(struct batch *b, const struct task_limits *lim,
 	memset(&sc, 0, sizeof(sc));
 	sc.map = &map;
 	map_fill(b, lim, &sc, &io_error);
-	if (io_error || input_scan_lines(fd, SIZE_MAX / 2, result_line, &sc,
-	    NULL) == -1)
+	if (io_error ||
+	    input_scan_lines(fd, SIZE_MAX / 2, result_line, &sc) == -1)
 		goto out;
 	for (i = 1; i < sc.n && cmp_entry(&sc.e[i - 1], &sc.e[i]) < 0; i++)
 		;

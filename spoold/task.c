@@ -282,12 +282,30 @@ find_keys(cJSON *root, struct line_keys *k)
 	}
 }
 
+/* An optional member v, an integer from 1 to max: -1 (err) if not. */
+static int
+int_member(const cJSON *v, const char *name, int max, int *out,
+    struct err *err)
+{
+	double d;
+
+	if (v == NULL)
+		return 0;
+	d = cJSON_IsNumber(v) ? v->valuedouble : -1;
+	if (d < 1 || d > max || d != (int)d) {
+		err_set(err, "invalid_request",
+		    "%s must be an integer from 1 to %d", name, max);
+		return -1;
+	}
+	*out = (int)d;
+	return 0;
+}
+
 /* The optional spoold extensions shared by both line formats. */
 static int
 parse_extensions(const struct line_keys *k, struct task *t, struct err *err)
 {
 	const cJSON *v;
-	double d;
 
 	if ((v = k->endpoint) != NULL) {
 		if (!cJSON_IsString(v) || v->valuestring[0] == '\0' ||
@@ -298,25 +316,11 @@ parse_extensions(const struct line_keys *k, struct task *t, struct err *err)
 		}
 		t->endpoint = xstrdup(v->valuestring);
 	}
-	if ((v = k->max_attempts) != NULL) {
-		d = cJSON_IsNumber(v) ? v->valuedouble : -1;
-		if (d < 1 || d > SPOOL_MAX_ATTEMPTS || d != (int)d) {
-			err_set(err, "invalid_request",
-			    "max_attempts must be an integer from 1 to %d",
-			    SPOOL_MAX_ATTEMPTS);
-			return -1;
-		}
-		t->max_attempts = (int)d;
-	}
-	if ((v = k->timeout_s) != NULL) {
-		d = cJSON_IsNumber(v) ? v->valuedouble : -1;
-		if (d < 1 || d > 86400 || d != (int)d) {
-			err_set(err, "invalid_request",
-			    "timeout_s must be an integer from 1 to 86400");
-			return -1;
-		}
-		t->timeout_s = (int)d;
-	}
+	if (int_member(k->max_attempts, "max_attempts", SPOOL_MAX_ATTEMPTS,
+	    &t->max_attempts, err) == -1 ||
+	    int_member(k->timeout_s, "timeout_s", 86400, &t->timeout_s,
+	    err) == -1)
+		return -1;
 	return 0;
 }
 

@@ -516,8 +516,8 @@ build_jsonl(struct build *b, const char *file, const char *base, int fd)
 	j.base = base;
 	j.stem = build_stem_of(base);
 	j.r = EX_OK;
-	if (input_scan_lines(fd, b->lim.max_line, jsonl_record, &j,
-	    NULL) == -1 && j.r == EX_OK) {
+	if (input_scan_lines(fd, b->lim.max_line, jsonl_record, &j) == -1 &&
+	    j.r == EX_OK) {
 		fprintf(stderr, "spoolctl: %s: %s\n", file, strerror(errno));
 		j.r = EX_IOERR;
 	}

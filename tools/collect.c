@@ -277,8 +277,8 @@ scan_batch(struct collect *c, struct spool *sp, const char *batch,
 		c->fds[c->nfds] = fd;
 		c->cur = c->nfds++;
 		found++;
-		if (input_scan_lines(fd, COLLECT_MAX_LINE, scan_line, c,
-		    NULL) == -1) {
+		if (input_scan_lines(fd, COLLECT_MAX_LINE, scan_line,
+		    c) == -1) {
 			fprintf(stderr, "spoolctl: results/%s/%s: %s\n", batch,
 			    names[i], strerror(errno));
 			close(rfd);

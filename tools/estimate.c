@@ -109,8 +109,7 @@ estimate_file(struct estimate *e, const char *path)
 	}
 	switch (spool_name_kind(base)) {
 	case SPOOL_KIND_JSONL:
-		if (input_scan_lines(fd, e->lim.max_line, on_line, e,
-		    NULL) == -1) {
+		if (input_scan_lines(fd, e->lim.max_line, on_line, e) == -1) {
 			fprintf(stderr, "spoolctl: %s: %s\n", path,
 			    strerror(errno));
 			r = EX_IOERR;

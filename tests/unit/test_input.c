@@ -116,8 +116,10 @@ test_input_scan_lines_offsets(void **state)
 	(void)state;
 	memset(&s, 0, sizeof(s));
 	fd = temp_str(text);
-	assert_int_equal(input_scan_lines(fd, 1024, collect, &s, sha), 0);
+	assert_int_equal(input_scan_lines(fd, 1024, collect, &s), 0);
 	assert_int_equal(s.n, 3);
+	/* The scan left the file as it was: its hash is the text's. */
+	assert_int_equal(input_sha256_fd(fd, sha), 0);
 
 	assert_int_equal(s.lineno[0], 1);
 	assert_int_equal(s.offset[0], 0);
@@ -141,7 +143,7 @@ test_input_scan_lines_offsets(void **state)
 
 	/* A second scan of the same fd starts from the beginning. */
 	seen_release(&s);
-	assert_int_equal(input_scan_lines(fd, 1024, collect, &s, NULL), 0);
+	assert_int_equal(input_scan_lines(fd, 1024, collect, &s), 0);
 	assert_int_equal(s.n, 3);
 	seen_release(&s);
 	close(fd);
@@ -163,7 +165,7 @@ test_input_scan_lines_too_long(void **state)
 		buf_addc(&text, 'y');	/* a too long last line, no newline */
 	memset(&s, 0, sizeof(s));
 	fd = temp_file(text.data, text.len);
-	assert_int_equal(input_scan_lines(fd, 10, collect, &s, NULL), 0);
+	assert_int_equal(input_scan_lines(fd, 10, collect, &s), 0);
 	assert_int_equal(s.n, 4);
 	check_read_back(fd, &s, 0, "short");
 	assert_int_equal(s.lineno[1], 2);
@@ -181,7 +183,7 @@ test_input_scan_lines_too_long(void **state)
 
 	/* Exactly max_line bytes is not too long. */
 	fd = temp_str("0123456789\n");
-	assert_int_equal(input_scan_lines(fd, 10, collect, &s, NULL), 0);
+	assert_int_equal(input_scan_lines(fd, 10, collect, &s), 0);
 	assert_int_equal(s.n, 1);
 	assert_false(s.too_long[0]);
 	check_read_back(fd, &s, 0, "0123456789");
@@ -210,7 +212,7 @@ test_input_scan_lines_across_chunks(void **state)
 	fd = temp_file(text.data, text.len);
 
 	memset(&s, 0, sizeof(s));
-	assert_int_equal(input_scan_lines(fd, 1 << 20, collect, &s, NULL), 0);
+	assert_int_equal(input_scan_lines(fd, 1 << 20, collect, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_false(s.too_long[0]);
 	assert_int_equal(s.len[0], off2 - 1);
@@ -220,7 +222,7 @@ test_input_scan_lines_across_chunks(void **state)
 	seen_release(&s);
 
 	/* The same line with a small limit: too long, and the scan goes on. */
-	assert_int_equal(input_scan_lines(fd, 1000, collect, &s, NULL), 0);
+	assert_int_equal(input_scan_lines(fd, 1000, collect, &s), 0);
 	assert_int_equal(s.n, 2);
 	assert_true(s.too_long[0]);
 	assert_null(s.data[0]);
@@ -242,7 +244,7 @@ test_input_scan_lines_callback_stops(void **state)
 	memset(&s, 0, sizeof(s));
 	s.stop_after = 2;
 	fd = temp_str("a\nb\nc\nd\n");
-	assert_int_equal(input_scan_lines(fd, 100, collect, &s, NULL), -1);
+	assert_int_equal(input_scan_lines(fd, 100, collect, &s), -1);
 	assert_int_equal(s.n, 2);
 	seen_release(&s);
 	close(fd);
@@ -258,12 +260,13 @@ test_input_scan_lines_empty(void **state)
 	(void)state;
 	memset(&s, 0, sizeof(s));
 	fd = temp_str("");
-	assert_int_equal(input_scan_lines(fd, 100, collect, &s, sha), 0);
+	assert_int_equal(input_scan_lines(fd, 100, collect, &s), 0);
 	assert_int_equal(s.n, 0);
+	assert_int_equal(input_sha256_fd(fd, sha), 0);
 	assert_string_equal(sha, SHA_EMPTY);
 	close(fd);
 	fd = temp_str("\n\n \n");
-	assert_int_equal(input_scan_lines(fd, 100, collect, &s, NULL), 0);
+	assert_int_equal(input_scan_lines(fd, 100, collect, &s), 0);
 	assert_int_equal(s.n, 0);
 	close(fd);
 }
@@ -286,7 +289,7 @@ test_input_scan_some_steps(void **state)
 	(void)state;
 	fd = temp_str(text);
 	memset(&whole, 0, sizeof(whole));
-	assert_int_equal(input_scan_lines(fd, 8, collect, &whole, NULL), 0);
+	assert_int_equal(input_scan_lines(fd, 8, collect, &whole), 0);
 	assert_int_equal(whole.n, 5);
 	for (step = 1; step <= 4; step++) {
 		memset(&part, 0, sizeof(part));
@@ -332,6 +335,7 @@ static void
 test_input_sha256_known(void **state)
 {
 	char sha[INPUT_SHA256_HEX], sha2[INPUT_SHA256_HEX];
+	struct input_hash *h;
 	struct seen s;
 	int fd;
 
@@ -340,7 +344,12 @@ test_input_sha256_known(void **state)
 	fd = temp_str("abc");
 	assert_int_equal(input_sha256_fd(fd, sha), 0);
 	assert_string_equal(sha, SHA_ABC);
-	assert_int_equal(input_scan_lines(fd, 100, collect, &s, sha2), 0);
+	assert_int_equal(input_scan_lines(fd, 100, collect, &s), 0);
+	/* The same hash fed in pieces. */
+	h = input_sha256_begin();
+	input_sha256_update(h, "a", 1);
+	input_sha256_update(h, "bc", 2);
+	input_sha256_end(h, sha2);
 	assert_string_equal(sha2, SHA_ABC);
 	assert_int_equal(s.n, 1);
 	seen_release(&s);
