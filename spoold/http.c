@@ -231,6 +231,32 @@ body_error(const char *body, size_t len, char *code, size_t codelen,
 	cJSON_Delete(root);
 }
 
+/*
+ * Transport failures that no other request to the same endpoint would
+ * escape: spending attempts on them would dead-letter the whole queue
+ * over a down host or a certificate that cannot be trusted (expired,
+ * wrong name, an intercepting proxy, our ca_file unreadable).
+ */
+static bool
+endpoint_unreachable(int curl_code)
+{
+	switch (curl_code) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return true;
+	default:
+		return false;
+	}
+}
+
 void
 http_classify(const struct http_response *r, struct http_verdict *v)
 {
@@ -246,10 +272,9 @@ http_classify(const struct http_response *r, struct http_verdict *v)
 		return;
 	}
 	if (r->curl_code != CURLE_OK || r->status == 0) {
-		/* Nobody listening, or no such host: the endpoint is down,
-		 * not this request. */
-		v->outcome = r->curl_code == CURLE_COULDNT_CONNECT ||
-		    r->curl_code == CURLE_COULDNT_RESOLVE_HOST ?
+		/* Nobody listening, no such host, or no TLS session we can
+		 * trust: the endpoint is down, not this request. */
+		v->outcome = endpoint_unreachable(r->curl_code) ?
 		    OUTCOME_ENDPOINT_DOWN : OUTCOME_RETRY;
 		if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
 			snprintf(v->code, sizeof(v->code), "request_timeout");

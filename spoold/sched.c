@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "batch.h"
 #include "http.h"
 #include "log.h"
@@ -234,6 +236,40 @@ ep_pause(struct sup *s, int ep, const char *why)
 	stats_pause(s, ep);
 	log_warnx("endpoint %s paused for %llu ms: %s; its requests wait",
 	    s->cfg->endpoints[ep].name, (unsigned long long)e->pause_ms, why);
+}
+
+/*
+ * Pauses ep after a result that says it is down (outcome
+ * ENDPOINT_DOWN), saying why: the operator has to act on a rejected
+ * key or an untrusted certificate, and only the transfer's message
+ * tells a refused connection from the latter.
+ */
+static void
+ep_pause_down(struct sup *s, int ep, uint32_t status, const char *line,
+    size_t len)
+{
+	char why[256];
+	cJSON *root;
+	const cJSON *msg;
+
+	if (status == 401 || status == 403) {
+		ep_pause(s, ep, "credentials rejected");
+		return;
+	}
+	if (s->cfg->endpoints[ep].type == ENDPOINT_EXEC) {
+		ep_pause(s, ep, "cannot run its command");
+		return;
+	}
+	root = cJSON_ParseWithLength(line, len);
+	msg = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(root, "error"), "message");
+	if (cJSON_IsString(msg) && msg->valuestring[0] != '\0')
+		snprintf(why, sizeof(why), "cannot connect (%s)",
+		    msg->valuestring);
+	else
+		snprintf(why, sizeof(why), "cannot connect");
+	cJSON_Delete(root);
+	ep_pause(s, ep, why);
 }
 
 static void
@@ -456,11 +492,7 @@ on_result(struct sup *s, int widx, struct proto_msg *m)
 
 		/* Not the request's fault: the attempt is given back. */
 		if (s->ep[sl->endpoint].paused_until == 0)
-			ep_pause(s, sl->endpoint, status == 401 ||
-			    status == 403 ? "credentials rejected" :
-			    s->cfg->endpoints[sl->endpoint].type ==
-			    ENDPOINT_EXEC ? "cannot run its command" :
-			    "cannot connect");
+			ep_pause_down(s, sl->endpoint, status, line, len);
 		r.b = b;
 		r.ref = sl->ref;
 		r.ref.attempt--;

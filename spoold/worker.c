@@ -632,6 +632,12 @@ worker_main(int fd)
 	curl_multi_setopt(w.multi, CURLMOPT_MAXCONNECTS, 10000L);
 	curl_multi_setopt(w.multi, CURLMOPT_PIPELINING,
 	    (long)CURLPIPE_MULTIPLEX);
+	/*
+	 * As many HTTP/2 streams on a connection as the server allows
+	 * (curl keeps to its SETTINGS), not curl's own 100: a transfer
+	 * that finds every connection full opens a connection of its own.
+	 */
+	curl_multi_setopt(w.multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
 	if (loop_add_fd(w.loop, fd, EPOLLIN, on_chan, &w) == -1)
 		fatal("epoll add channel");
 	loop_set_before_sleep(w.loop, flush_chan, &w);

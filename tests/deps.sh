@@ -12,7 +12,7 @@ zlib:zlib1g-dev libdeflate:libdeflate-dev"
 cmds="pkg-config:pkg-config cc:gcc make:make prove:perl
 valgrind:valgrind curl:curl python3:python3 sshd:openssh-server
 ssh:openssh-client sshfs:sshfs rsync:rsync zip:zip unzip:unzip zstd:zstd
-mandoc:mandoc promtool:prometheus clang:clang"
+mandoc:mandoc promtool:prometheus clang:clang openssl:openssl nginx:nginx"
 
 missing=""
 command -v pkg-config >/dev/null 2>&1 || missing="pkg-config"
@@ -49,11 +49,22 @@ cmd="apt-get install -y --no-install-recommends $missing"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	echo "deps: installing $missing"
 	export DEBIAN_FRONTEND=noninteractive
+	# We want the programs (sshd, nginx, prometheus's promtool), not
+	# their services: Debian's policy-rc.d hook keeps the packages from
+	# starting daemons that listen on every address.
+	policy=/usr/sbin/policy-rc.d
+	ours=""
+	if [ ! -e $policy ]; then
+		printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy &&
+		    ours=1
+	fi
+	rc=0
 	if ! apt-get install -y --no-install-recommends $missing; then
 		apt-get update && apt-get install -y --no-install-recommends \
-		    $missing || exit 1
+		    $missing || rc=1
 	fi
-	exit 0
+	[ -n "$ours" ] && rm -f $policy
+	exit $rc
 fi
 echo "deps: missing: $missing" >&2
 echo "deps: run as root: $cmd" >&2

@@ -464,6 +464,18 @@ test_proto_http_transport_errors(void **state)
 	assert_string_equal(v.code, "network_error");
 	assert_string_equal(v.message, r.curl_error);
 
+	/* A certificate we cannot trust fails every request alike. */
+	http_response_init(&r);
+	r.curl_code = CURLE_PEER_FAILED_VERIFICATION;
+	r.curl_error = "SSL certificate problem: self-signed certificate";
+	http_classify(&r, &v);
+	assert_int_equal(v.outcome, OUTCOME_ENDPOINT_DOWN);
+	assert_string_equal(v.message, r.curl_error);
+	http_response_init(&r);
+	r.curl_code = CURLE_SSL_CONNECT_ERROR;
+	http_classify(&r, &v);
+	assert_int_equal(v.outcome, OUTCOME_ENDPOINT_DOWN);
+
 	http_response_init(&r);
 	r.curl_code = CURLE_RECV_ERROR;	/* a reset mid-response */
 	http_classify(&r, &v);
