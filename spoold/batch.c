@@ -472,6 +472,13 @@ batch_read_task(struct batch *b, const struct req_ref *ref,
 	int fd, r = -1;
 
 	if (b->kind == BATCH_FILE) {
+		/* Just found by batch_next(): still in the read-ahead. */
+		if (ref->offset >= b->ahead_off && ref->offset + ref->len <=
+		    b->ahead_off + b->ahead.len) {
+			r = task_parse_line(b->ahead.data + (ref->offset -
+			    b->ahead_off), ref->len, lim, t, err);
+			goto out;
+		}
 		if (input_read_at(b->input_fd, ref->offset, ref->len,
 		    &data) == -1) {
 			err_set(err, "io_error", "read request: %s",
