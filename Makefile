@@ -78,7 +78,7 @@ BINS := $(BUILD)/bin/spoold $(BUILD)/bin/spoolctl $(BUILD)/bin/spool-mockllm
 UNIT_NAMES := test_util test_spool test_task test_config test_record \
 	      test_input test_proto test_ratelimit test_build test_execrun \
 	      test_execresult test_schedule test_prices test_metrics \
-	      test_pgzip
+	      test_pgzip test_loop
 UNIT_BINS  := $(UNIT_NAMES:%=$(BUILD)/tests/unit/%)
 
 E2E_TESTS := $(sort $(wildcard tests/e2e/*.t))

@@ -220,12 +220,12 @@ loop_again(struct loop *l)
 	l->again = true;
 }
 
-/* Fires due timers; returns the ms until the next one, or -1. */
-static int
+/* Fires due timers. */
+static void
 run_timers(struct loop *l)
 {
 	struct loop_timer *t;
-	uint64_t now, next;
+	uint64_t now;
 	bool fired;
 
 	do {
@@ -242,6 +242,15 @@ run_timers(struct loop *l)
 			}
 		}
 	} while (fired && !l->stop);
+}
+
+/* The ms until the next timer is due, or -1. */
+static int
+next_timeout(struct loop *l)
+{
+	struct loop_timer *t;
+	uint64_t now, next;
+
 	next = UINT64_MAX;
 	now = now_ms();
 	for (t = l->timers; t != NULL; t = t->next)
@@ -261,18 +270,17 @@ loop_run(struct loop *l)
 
 	l->stop = false;
 	while (!l->stop) {
-		timeout = run_timers(l);
+		run_timers(l);
 		if (l->stop)
 			break;
 		if (l->before_sleep != NULL)
 			l->before_sleep(l->before_sleep_arg);
 		if (l->stop)
 			break;
-		if (l->again) {
-			/* Only look for events: there is more to do. */
-			l->again = false;
-			timeout = 0;
-		}
+		/* After the hook, which may have armed a timer sooner. */
+		timeout = l->again ? 0 : next_timeout(l);
+		/* With again: only look for events, there is more to do. */
+		l->again = false;
 		n = epoll_wait(l->epfd, evs, (int)ARRAY_SIZE(evs), timeout);
 		if (n == -1) {
 			if (errno == EINTR)

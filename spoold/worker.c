@@ -40,6 +40,16 @@
 /* Most words an exec endpoint's command may have (a sanity bound). */
 #define WORKER_MAX_ARGV	4096
 
+/*
+ * Tasks started per turn of the loop.  curl sends a request when its
+ * connect completes, which the loop sees on a later turn: a worker
+ * handed a thousand tasks at once used to connect all thousand (50 ms)
+ * before it sent the first request, and the endpoint got them in one
+ * late burst, whose answers then came back in a burst too.  A few dozen
+ * per turn interleave the connects with the sends.
+ */
+#define WORKER_TASKS_PER_TURN	32
+
 struct wendpoint {
 	bool		 set;
 	uint32_t	 type;
@@ -91,6 +101,8 @@ struct worker {
 	size_t		 nspare;
 	size_t		 capspare;
 };
+
+static void	handle_messages(struct worker *w);
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
@@ -200,12 +212,14 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 	buf_release(&line);
 }
 
-/* Before the loop sleeps: the results of a whole turn in one write. */
+/* Before the loop sleeps: the tasks left from the last turn, and the
+ * results of a whole turn in one write. */
 static void
-flush_chan(void *arg)
+before_sleep(void *arg)
 {
 	struct worker *w = arg;
 
+	handle_messages(w);
 	if (chan_flush(&w->chan) == -1)
 		fatal("write to supervisor");
 	loop_mod_fd(w->loop, w->chan.fd,
@@ -569,32 +583,46 @@ handle_task(struct worker *w, struct proto_msg *m)
 	w->inflight++;
 }
 
+/* The messages read, up to WORKER_TASKS_PER_TURN tasks; the next turn
+ * goes on with the rest. */
 static void
-on_chan(int fd, uint32_t events, void *arg)
+handle_messages(struct worker *w)
 {
-	struct worker *w = arg;
 	struct proto_msg m;
-	int r, rd;
+	int r, ntasks = 0;
 
-	(void)fd;
-	/* EPOLLOUT: flush_chan, before the loop sleeps again, writes. */
-	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return;
-	rd = chan_read(&w->chan);
-	while ((r = chan_next(&w->chan, &m)) == 1) {
+	while (ntasks < WORKER_TASKS_PER_TURN &&
+	    (r = chan_next(&w->chan, &m)) != 0) {
+		if (r == -1)
+			fatalx("protocol error from supervisor");
 		switch (m.type) {
 		case PROTO_ENDPOINT:
 			handle_endpoint(w, &m);
 			break;
 		case PROTO_TASK:
 			handle_task(w, &m);
+			ntasks++;
 			break;
 		case PROTO_RESULT:
 			fatalx("protocol error: RESULT from supervisor");
 		}
 	}
-	if (r == -1)
-		fatalx("protocol error from supervisor");
+	if (ntasks == WORKER_TASKS_PER_TURN)
+		loop_again(w->loop);
+}
+
+static void
+on_chan(int fd, uint32_t events, void *arg)
+{
+	struct worker *w = arg;
+	int rd;
+
+	(void)fd;
+	/* EPOLLOUT: flush_chan, before the loop sleeps again, writes. */
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	rd = chan_read(&w->chan);
+	handle_messages(w);
 	if (rd <= 0) {
 		/* EOF: the supervisor is gone or has drained us. */
 		loop_stop(w->loop);
@@ -640,7 +668,7 @@ worker_main(int fd)
 	curl_multi_setopt(w.multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
 	if (loop_add_fd(w.loop, fd, EPOLLIN, on_chan, &w) == -1)
 		fatal("epoll add channel");
-	loop_set_before_sleep(w.loop, flush_chan, &w);
+	loop_set_before_sleep(w.loop, before_sleep, &w);
 	if (loop_run(w.loop) == -1)
 		fatal("epoll_wait");
 	log_debug("supervisor gone, exiting with %d in flight", w.inflight);
