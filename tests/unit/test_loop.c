@@ -37,6 +37,21 @@ on_soon(void *arg)
 	loop_stop(r->loop);
 }
 
+/* A loop with hook before it sleeps and a timer 2 s off (returned). */
+static struct loop_timer *
+setup(struct run *r, loop_hook_cb *hook)
+{
+	struct loop_timer *late;
+
+	memset(r, 0, sizeof(*r));
+	r->loop = loop_new();
+	assert_non_null(r->loop);
+	late = loop_timer_new(r->loop, on_late, r);
+	loop_timer_arm(late, 2000);
+	loop_set_before_sleep(r->loop, hook, r);
+	return late;
+}
+
 /* Arms the soon timer from the hook, as the daemon's hooks do. */
 static void
 hook_arms(void *arg)
@@ -61,13 +76,8 @@ test_loop_hook_timer(void **state)
 	uint64_t t0;
 
 	(void)state;
-	memset(&r, 0, sizeof(r));
-	r.loop = loop_new();
-	assert_non_null(r.loop);
-	late = loop_timer_new(r.loop, on_late, &r);
+	late = setup(&r, hook_arms);
 	r.soon = loop_timer_new(r.loop, on_soon, &r);
-	loop_timer_arm(late, 2000);
-	loop_set_before_sleep(r.loop, hook_arms, &r);
 	t0 = now_ms();
 	assert_int_equal(loop_run(r.loop), 0);
 	assert_true(r.fired_ms != 0);
@@ -98,12 +108,7 @@ test_loop_again(void **state)
 	uint64_t t0;
 
 	(void)state;
-	memset(&r, 0, sizeof(r));
-	r.loop = loop_new();
-	assert_non_null(r.loop);
-	late = loop_timer_new(r.loop, on_late, &r);
-	loop_timer_arm(late, 2000);
-	loop_set_before_sleep(r.loop, hook_again, &r);
+	late = setup(&r, hook_again);
 	t0 = now_ms();
 	assert_int_equal(loop_run(r.loop), 0);
 	assert_int_equal(r.hooks, 5);
