@@ -102,8 +102,6 @@ struct worker {
 	size_t		 capspare;
 };
 
-static void	handle_messages(struct worker *w);
-
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
 {
@@ -210,20 +208,6 @@ send_result(struct worker *w, struct xfer *x, CURLcode cc)
 	    model, x->resp.remaining, x->resp.reset_ms, &line);
 	free(model);
 	buf_release(&line);
-}
-
-/* Before the loop sleeps: the tasks left from the last turn, and the
- * results of a whole turn in one write. */
-static void
-before_sleep(void *arg)
-{
-	struct worker *w = arg;
-
-	handle_messages(w);
-	if (chan_flush(&w->chan) == -1)
-		fatal("write to supervisor");
-	loop_mod_fd(w->loop, w->chan.fd,
-	    EPOLLIN | (chan_pending(&w->chan) ? EPOLLOUT : 0));
 }
 
 static void
@@ -618,7 +602,7 @@ on_chan(int fd, uint32_t events, void *arg)
 	int rd;
 
 	(void)fd;
-	/* EPOLLOUT: flush_chan, before the loop sleeps again, writes. */
+	/* EPOLLOUT: before_sleep, before the loop sleeps again, writes. */
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	rd = chan_read(&w->chan);
@@ -627,6 +611,20 @@ on_chan(int fd, uint32_t events, void *arg)
 		/* EOF: the supervisor is gone or has drained us. */
 		loop_stop(w->loop);
 	}
+}
+
+/* Before the loop sleeps: the tasks left from the last turn, and the
+ * results of a whole turn in one write. */
+static void
+before_sleep(void *arg)
+{
+	struct worker *w = arg;
+
+	handle_messages(w);
+	if (chan_flush(&w->chan) == -1)
+		fatal("write to supervisor");
+	loop_mod_fd(w->loop, w->chan.fd,
+	    EPOLLIN | (chan_pending(&w->chan) ? EPOLLOUT : 0));
 }
 
 int
